@@ -1,0 +1,78 @@
+/*
+ * Every limit on untrusted input, in one place.  Each one says why it is what it is.
+ * Over a limit, input is rejected with the JSON path and the limit named; nothing is
+ * truncated silently.
+ */
+#ifndef GD_LIMITS_H
+#define GD_LIMITS_H
+
+/* A playbook is a human-written file; 1 MiB is far beyond any real one. */
+#define GD_MAX_PLAYBOOK_BYTES		(1024 * 1024)
+/* The playbook schema nests 5 levels deep; 32 leaves room and stops stack abuse. */
+#define GD_MAX_JSON_DEPTH		32
+/* Any single string value (descriptions are the longest legitimate ones). */
+#define GD_MAX_STRING_BYTES		16384
+/* Names of playbooks, probes, tags: short identifiers that show up in logs and URLs. */
+#define GD_MAX_NAME_BYTES		64
+/* Tag values, owners, risk ids, recovery-plan steps. */
+#define GD_MAX_SHORT_STRING_BYTES	256
+/* URLs of probes, webhooks and recovery plans. */
+#define GD_MAX_URL_BYTES		2048
+/* A PromQL query. */
+#define GD_MAX_QUERY_BYTES		4096
+/* Absolute paths (PATH_MAX is 4096; we keep well below to leave room for our suffixes). */
+#define GD_MAX_PATH_BYTES		1024
+/* A cmdline regular expression; longer ones are not matchers a person can review. */
+#define GD_MAX_REGEX_BYTES		256
+/* Sum of all repetition bounds {m,n} in one regex; keeps compiled automata small. */
+#define GD_MAX_REGEX_REPEAT		256
+
+#define GD_MAX_FAULTS			16
+#define GD_MAX_PROBES			32
+#define GD_MAX_SLAS			64
+#define GD_MAX_TAGS			32
+#define GD_MAX_PEERS			64
+#define GD_MAX_PORTS			64
+#define GD_MAX_STEPS			64
+#define GD_MAX_WINDOWS			32
+#define GD_MAX_BLACKOUTS		64
+#define GD_MAX_EXPECT_STATUS		16
+/* Hosts one run may target; also the ceiling of guardrails.max_hosts. */
+#define GD_MAX_HOSTS_PER_RUN		10000
+
+/* Durations are milliseconds in a uint64_t; nothing we schedule is longer than a year. */
+#define GD_MAX_DURATION_MS		(366ULL * 24 * 3600 * 1000)
+/* A run (and so any fault TTL) lasts at most a day: longer is an outage, not a Game Day. */
+#define GD_MAX_RUN_MS			(24ULL * 3600 * 1000)
+#define GD_MIN_RUN_MS			1000ULL
+/* Probe intervals and timeouts. */
+#define GD_MIN_PROBE_INTERVAL_MS	100ULL
+#define GD_MAX_PROBE_INTERVAL_MS	(3600ULL * 1000)
+#define GD_MIN_PROBE_TIMEOUT_MS		10ULL
+#define GD_MAX_PROBE_TIMEOUT_MS		(60ULL * 1000)
+/* SLA windows ("over 30s"). */
+#define GD_DEFAULT_SLA_WINDOW_MS	(30ULL * 1000)
+#define GD_MAX_SLA_WINDOW_MS		(3600ULL * 1000)
+/* Added latency: beyond a minute every TCP stack gives up anyway. */
+#define GD_MAX_DELAY_MS			(60ULL * 1000)
+/* process.kill's expect_restart_within. */
+#define GD_MAX_RESTART_WAIT_MS		(3600ULL * 1000)
+/* breaches_to_abort. */
+#define GD_MAX_BREACHES_TO_ABORT	100
+/* cpu.burn cores. */
+#define GD_MAX_CPU_CORES		1024
+/* Sizes (disk.fill, memory.hog): 1 PiB is beyond any disk we fill. */
+#define GD_MAX_SIZE_BYTES		(1ULL << 50)
+/* Bandwidth: 100 Gbit/s in bytes per second. */
+#define GD_MAX_RATE_BYTES_PER_S		(12500000000ULL)
+/* quarter_end_days: a quarter has at most 92 days. */
+#define GD_MAX_QUARTER_END_DAYS		31
+
+/* Validation errors reported for one input; the rest are counted, not listed. */
+#define GD_MAX_ERRORS			64
+/* A JSON path such as steady_state.probes[12].expect_status[3]. */
+#define GD_MAX_JSON_PATH		256
+/* One error message. */
+#define GD_MAX_ERROR_MSG		320
+
+#endif /* GD_LIMITS_H */

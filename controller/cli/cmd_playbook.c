@@ -1,0 +1,169 @@
+/* gameday playbook validate|print: offline checks of playbook files. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "alloc.h"
+#include "cli.h"
+#include "err.h"
+#include "limits.h"
+#include "log.h"
+#include "playbook.h"
+
+static void
+print_errors_json(const struct gd_err *err)
+{
+	cJSON *root = cJSON_CreateObject(), *arr;
+	char *text;
+
+	if (root == NULL || cJSON_AddFalseToObject(root, "valid") == NULL ||
+	    (arr = cJSON_AddArrayToObject(root, "errors")) == NULL)
+		goto oom;
+	for (size_t i = 0; i < err->n; i++) {
+		cJSON *e = cJSON_CreateObject();
+
+		if (e == NULL || !cJSON_AddItemToArray(arr, e)) {
+			cJSON_Delete(e);
+			goto oom;
+		}
+		if (cJSON_AddStringToObject(e, "path", err->items[i].path) == NULL ||
+		    cJSON_AddStringToObject(e, "message", err->items[i].msg) == NULL)
+			goto oom;
+	}
+	if (cJSON_AddNumberToObject(root, "more", (double)err->dropped) == NULL ||
+	    (text = cJSON_PrintUnformatted(root)) == NULL)
+		goto oom;
+	(void)puts(text);
+	gd_free(text);
+	cJSON_Delete(root);
+	return;
+oom:
+	cJSON_Delete(root);
+	(void)fputs("gameday: out of memory\n", stderr);
+}
+
+static void
+print_errors(const struct gd_err *err)
+{
+	for (size_t i = 0; i < err->n; i++)
+		(void)fprintf(stderr, "%s: %s\n", err->items[i].path, err->items[i].msg);
+	if (err->dropped > 0)
+		(void)fprintf(stderr, "(root): %zu more problems not shown\n", err->dropped);
+}
+
+static int
+print_valid_json(const struct playbook *pb, const char *summary)
+{
+	cJSON *root = cJSON_CreateObject();
+	char *text = NULL;
+
+	if (root != NULL && cJSON_AddTrueToObject(root, "valid") != NULL &&
+	    cJSON_AddStringToObject(root, "name", pb->name) != NULL &&
+	    cJSON_AddStringToObject(root, "summary", summary) != NULL)
+		text = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	if (text == NULL) {
+		(void)fputs("gameday: out of memory\n", stderr);
+		return CLI_FAILED;
+	}
+	(void)puts(text);
+	gd_free(text);
+	return CLI_OK;
+}
+
+/* Loads and parses path; on failure prints the problems. */
+static int
+load(const char *path, bool json, struct playbook **ret)
+{
+	static struct gd_err err;	/* ~40 KiB: too large for a comfortable stack frame. */
+	char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	gd_err_init(&err);
+	if ((r = cli_read_file(path, GD_MAX_PLAYBOOK_BYTES, &buf, &len)) < 0) {
+		if (r != -EFBIG)
+			return r;
+		gd_err_add(&err, NULL, "the file is larger than the limit of %d bytes",
+		    GD_MAX_PLAYBOOK_BYTES);
+	} else {
+		r = playbook_parse(buf, len, ret, &err);
+		gd_free(buf);
+	}
+	if (r < 0) {
+		if (json)
+			print_errors_json(&err);
+		else
+			print_errors(&err);
+	}
+	return r;
+}
+
+static int
+playbook_validate(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct playbook *pb = NULL;
+	char summary[512];
+	bool json = false;
+	int c, r;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 'j')
+			return cli_usage_error("playbook validate: unknown option");
+		json = true;
+	}
+	if (argc - optind != 1)
+		return cli_usage_error("usage: gameday playbook validate [--json] FILE");
+	if (load(argv[optind], json, &pb) < 0)
+		return CLI_FAILED;
+	playbook_summary(pb, summary, sizeof(summary));
+	if (json)
+		r = print_valid_json(pb, summary);
+	else
+		r = printf("valid: %s\n", summary) < 0 ? CLI_FAILED : CLI_OK;
+	playbook_free(pb);
+	return r;
+}
+
+static int
+playbook_print_cmd(int argc, char **argv)
+{
+	struct playbook *pb = NULL;
+	char *text;
+
+	if (argc != 2 || (argv[1][0] == '-' && argv[1][1] != '\0'))
+		return cli_usage_error("usage: gameday playbook print FILE");
+	if (load(argv[1], false, &pb) < 0)
+		return CLI_FAILED;
+	text = playbook_print(pb);
+	playbook_free(pb);
+	if (text == NULL) {
+		(void)fputs("gameday: out of memory\n", stderr);
+		return CLI_FAILED;
+	}
+	(void)puts(text);
+	gd_free(text);
+	return CLI_OK;
+}
+
+int
+cmd_playbook(struct cli *cli, int argc, char **argv)
+{
+	(void)cli;
+	if (argc < 2)
+		return cli_usage_error("usage: gameday playbook validate|print ...");
+	if (strcmp(argv[1], "validate") == 0)
+		return playbook_validate(argc - 1, argv + 1);
+	if (strcmp(argv[1], "print") == 0)
+		return playbook_print_cmd(argc - 1, argv + 1);
+	return cli_usage_error("playbook: unknown subcommand '%s' (validate, print)",
+	    log_esc(argv[1]));
+}
