@@ -41,58 +41,74 @@ skip_bracket(const char *p, long i, long n)
 	return i < n ? i + 1 : -1;
 }
 
-/* Reads "{m}", "{m,}" or "{m,n}" at p[i] == '{'; sets *max (-1 when unbounded). */
+/* Reads "{m}", "{m,}" or "{m,n}" at p[i] == '{'; sets *lo and *hi (-1 when unbounded). */
 static long
-read_brace(const char *p, long i, long n, long *max)
+read_brace(const char *p, long i, long n, long *lo, long *hi)
 {
-	long m = 0, hi = -1;
+	long m = 0, h = 0;
 	int digits = 0;
 
 	for (i++; i < n && p[i] >= '0' && p[i] <= '9' && digits < 4; i++, digits++)
 		m = m * 10 + (p[i] - '0');
 	if (digits == 0 || digits == 4)
 		return -1;
+	*lo = m;
 	if (i < n && p[i] == '}') {
-		*max = m;
+		*hi = m;
 		return i + 1;
 	}
 	if (i >= n || p[i] != ',')
 		return -1;
 	i++;
 	if (i < n && p[i] == '}') {
-		*max = -1;
+		*hi = -1;
 		return i + 1;
 	}
-	for (hi = 0, digits = 0; i < n && p[i] >= '0' && p[i] <= '9' && digits < 4; i++, digits++)
-		hi = hi * 10 + (p[i] - '0');
-	if (digits == 0 || digits == 4 || i >= n || p[i] != '}' || hi < m)
+	for (digits = 0; i < n && p[i] >= '0' && p[i] <= '9' && digits < 4; i++, digits++)
+		h = h * 10 + (p[i] - '0');
+	if (digits == 0 || digits == 4 || i >= n || p[i] != '}' || h < m)
 		return -1;
-	*max = hi;
+	*hi = h;
 	return i + 1;
 }
 
 /*
- * One pass over the pattern.  For each open group we remember whether it contains an
- * unbounded quantifier; an unbounded quantifier applied to such a group is the shape that
- * backtracks catastrophically, so it is refused.
+ * One pass over the pattern, tracking per open group:
+ *  - whether it holds an unbounded quantifier: an unbounded quantifier applied to such a
+ *    group is the shape that backtracks catastrophically, so it is refused;
+ *  - its repetition cost: a quantifier with bound f on an atom costs f times the atom's own
+ *    cost (at least 1), so nested bounds multiply, as they do when regcomp() copies them;
+ *  - its expanded size: atoms after regcomp() has copied every repeated atom.
+ * Two quantifiers in a row ("a+*", "a{2}{3}") are undefined in POSIX and make glibc copy
+ * the tree once per quantifier; they are refused.
  */
+struct scan_group {
+	bool unbounded;
+	long cost;
+	long size;
+};
+
 static int
 regex_scan(const char *p, const char **why)
 {
-	bool group_unbounded[GD_MAX_REGEX_BYTES + 1];
-	long n = (long)strlen(p), repeat = 0;
+	struct scan_group g[GD_MAX_REGEX_BYTES + 1];
+	long n = (long)strlen(p);
 	int depth = 0;
 	bool last_group_unbounded = false;	/* The atom just closed was such a group. */
+	bool have_atom = false;			/* An atom a quantifier may apply to. */
+	bool last_was_quant = false;
+	long last_cost = 0, last_size = 0;
 
-	group_unbounded[0] = false;
+	for (long i = 0; i < n; i++)
+		if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f) {
+			WHY("control characters are not allowed in a regular expression");
+			return -EINVAL;
+		}
+	g[0] = (struct scan_group){ false, 0, 0 };
 	for (long i = 0; i < n;) {
 		char c = p[i];
 		bool atom_was_group = false;
 
-		if ((unsigned char)c < 0x20 || c == 0x7f) {
-			WHY("control characters are not allowed in a regular expression");
-			return -EINVAL;
-		}
 		switch (c) {
 		case '\\':
 			if (i + 1 >= n) {
@@ -112,55 +128,92 @@ regex_scan(const char *p, const char **why)
 			}
 			break;
 		case '(':
-			group_unbounded[++depth] = false;
+			g[++depth] = (struct scan_group){ false, 0, 0 };
+			have_atom = false;
+			last_was_quant = false;
 			i++;
-			break;
+			continue;
+		case '|':
+			have_atom = false;
+			last_was_quant = false;
+			i++;
+			continue;
 		case ')':
 			if (depth == 0) {
 				WHY("unbalanced parenthesis");
 				return -EINVAL;
 			}
-			last_group_unbounded = group_unbounded[depth--];
+			last_group_unbounded = g[depth].unbounded;
+			last_cost = g[depth].cost;
+			last_size = g[depth].size;
+			depth--;
 			if (last_group_unbounded)
-				group_unbounded[depth] = true;
+				g[depth].unbounded = true;
+			g[depth].cost += last_cost;
+			g[depth].size += last_size;
 			atom_was_group = true;
+			have_atom = true;
+			last_was_quant = false;
 			i++;
-			break;
+			last_group_unbounded = atom_was_group && last_group_unbounded;
+			continue;
 		case '*':
 		case '+':
 		case '?':
 		case '{': {
-			long max = -1;
+			long factor, lo = 0, hi = -1;
 
 			if (c == '{') {
-				if ((i = read_brace(p, i, n, &max)) < 0) {
+				if ((i = read_brace(p, i, n, &lo, &hi)) < 0) {
 					WHY("malformed repetition {m,n} (bounds are 0 to 999)");
 					return -EINVAL;
 				}
-				if (max > 0 && (repeat += max) > GD_MAX_REGEX_REPEAT) {
-					WHY("repetition bounds add up to more than 256");
-					return -EINVAL;
-				}
 			} else {
-				max = c == '?' ? 1 : -1;
+				lo = c == '+' ? 1 : 0;
+				hi = c == '?' ? 1 : -1;
 				i++;
 			}
-			if (max < 0) {
-				if (last_group_unbounded) {
-					WHY("a repeated group that itself repeats without bound, such "
-					    "as (a+)+, can take exponential time");
-					return -EINVAL;
-				}
-				group_unbounded[depth] = true;
+			if (!have_atom)
+				break;	/* regcomp() refuses it or takes it literally ("^*"). */
+			if (last_was_quant) {
+				WHY("two repetition operators in a row (such as a+* or a{2}{3})");
+				return -EINVAL;
 			}
-			/* A quantifier may follow a quantifier ("a*?"): still the same atom. */
+			if (hi < 0 && last_group_unbounded) {
+				WHY("a repeated group that itself repeats without bound, such "
+				    "as (a+)+, can take exponential time");
+				return -EINVAL;
+			}
+			if (hi < 0)
+				g[depth].unbounded = true;
+			/* regcomp() makes hi copies, or lo + 1 when open-ended. */
+			factor = hi >= 0 ? hi : lo + 1;
+			g[depth].cost += factor * (last_cost > 1 ? last_cost : 1) - last_cost;
+			if (factor > 1)
+				g[depth].size += last_size * (factor - 1);
+			if (g[depth].cost > GD_MAX_REGEX_REPEAT) {
+				WHY("repetition bounds, multiplied where nested, come to more "
+				    "than 256");
+				return -EINVAL;
+			}
+			if (g[depth].size > GD_MAX_REGEX_EXPANDED) {
+				WHY("the repeated parts expand to more than 4096 atoms");
+				return -EINVAL;
+			}
+			last_was_quant = true;
 			continue;
 		}
 		default:
 			i++;
 			break;
 		}
-		last_group_unbounded = atom_was_group && last_group_unbounded;
+		/* An ordinary atom: a character, an escape or a bracket expression. */
+		g[depth].size++;
+		last_cost = 0;
+		last_size = 1;
+		have_atom = true;
+		last_was_quant = false;
+		last_group_unbounded = false;
 	}
 	if (depth != 0) {
 		WHY("unbalanced parenthesis");

@@ -1,6 +1,8 @@
 #include "fault.h"
 
+#include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <string.h>
 
 #include "bregex.h"
@@ -69,7 +71,7 @@ fault_type_is_network(enum fault_type t)
 }
 
 static const char *
-dup(struct jctx *c, struct arena *a, const char *s)
+fdup(struct jctx *c, struct arena *a, const char *s)
 {
 	char *d = arena_strdup(a, s);
 
@@ -175,23 +177,27 @@ parse_match(struct jctx *c, const cJSON *f, struct arena *a, struct proc_match *
 			j_error(c, "comm", "%s is not a process name", j_quote(s));
 			ok = false;
 		} else {
-			m->comm = dup(c, a, s);
+			m->comm = fdup(c, a, s);
 		}
 	} else if (j_get(node, "comm") != NULL) {
 		ok = false;
 	}
 	if (j_string(c, node, "cmdline", false, GD_MAX_REGEX_BYTES, &s)) {
-		if (bregex_check(s, &why) < 0) {
+		int r = bregex_check(s, &why);
+
+		if (r == -ENOMEM) {
+			c->oom = true;
+		} else if (r < 0) {
 			j_error(c, "cmdline", "%s: %s", j_quote(s), why);
 			ok = false;
 		} else {
-			m->cmdline = dup(c, a, s);
+			m->cmdline = fdup(c, a, s);
 		}
 	} else if (j_get(node, "cmdline") != NULL) {
 		ok = false;
 	}
 	if (j_abs_path(c, node, "pidfile", false, &s))
-		m->pidfile = dup(c, a, s);
+		m->pidfile = fdup(c, a, s);
 	else if (j_get(node, "pidfile") != NULL)
 		ok = false;
 	if (j_string(c, node, "unit", false, GD_MAX_SHORT_STRING_BYTES, &s)) {
@@ -200,7 +206,7 @@ parse_match(struct jctx *c, const cJSON *f, struct arena *a, struct proc_match *
 			    "(as in nginx.service)", j_quote(s));
 			ok = false;
 		} else {
-			m->unit = dup(c, a, s);
+			m->unit = fdup(c, a, s);
 		}
 	} else if (j_get(node, "unit") != NULL) {
 		ok = false;
@@ -232,7 +238,20 @@ parse_filter(struct jctx *c, const cJSON *f, struct net_filter *nf, bool with_pr
 				    why);
 				ok = false;
 			} else {
-				nf->npeers++;
+				const struct gd_cidr *new = &nf->peers[nf->npeers];
+				bool twice = false;
+
+				for (size_t k = 0; k < nf->npeers && !twice; k++)
+					twice = nf->peers[k].family == new->family &&
+					    nf->peers[k].prefix == new->prefix &&
+					    memcmp(nf->peers[k].addr, new->addr, 16) == 0;
+				if (twice) {
+					j_error(c, NULL, "%s is listed twice",
+					    j_quote(it->valuestring));
+					ok = false;
+				} else {
+					nf->npeers++;
+				}
 			}
 			jpath_pop(c, old);
 		}
@@ -300,6 +319,11 @@ parse_kill(struct jctx *c, const cJSON *f, struct arena *a, struct fault *out)
 		if (signal_parse(s, &out->u.kill.signo, &why) < 0) {
 			j_error(c, "signal", "%s: %s", j_quote(s), why);
 			ok = false;
+		} else if (out->u.kill.signo == SIGSTOP || out->u.kill.signo == SIGCONT) {
+			/* A stop without its TTL-bound continue is a pause nobody reverts. */
+			j_error(c, "signal", "%s: process.kill does not stop or continue processes; "
+			    "use process.pause", j_quote(s));
+			ok = false;
 		}
 	} else if (j_get(f, "signal") != NULL) {
 		ok = false;
@@ -349,7 +373,7 @@ parse_disk(struct jctx *c, const cJSON *f, struct arena *a, struct fault *out)
 	bool has_size = j_get(f, "size") != NULL;
 
 	if (j_abs_path(c, f, "path", true, &s))
-		out->u.disk.path = dup(c, a, s);
+		out->u.disk.path = fdup(c, a, s);
 	else
 		ok = false;
 	if (has_pct == has_size) {
@@ -417,7 +441,7 @@ parse_bandwidth(struct jctx *c, const cJSON *f, struct arena *a, struct fault *o
 			j_error(c, "device", "%s: %s", j_quote(s), why);
 			ok = false;
 		} else {
-			out->u.bandwidth.device = dup(c, a, s);
+			out->u.bandwidth.device = fdup(c, a, s);
 		}
 	} else if (j_get(f, "device") != NULL) {
 		ok = false;

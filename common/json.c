@@ -32,14 +32,34 @@ jpath_append(struct jctx *c, const char *text)
 	return old;
 }
 
+/* A key that can stand bare in a path: letters, digits, '_' and '-'. */
+static bool
+key_is_plain(const char *key)
+{
+	if (*key == '\0')
+		return false;
+	for (; *key != '\0'; key++)
+		if (!((*key >= 'a' && *key <= 'z') || (*key >= 'A' && *key <= 'Z') ||
+		    (*key >= '0' && *key <= '9') || *key == '_' || *key == '-'))
+			return false;
+	return true;
+}
+
+/* Plain keys as ".key"; any other key quoted and escaped, as ["a.b"], so a key cannot forge a path. */
 size_t
 jpath_push_key(struct jctx *c, const char *key)
 {
 	size_t old = c->len;
 
-	if (c->len > 0)
-		(void)jpath_append(c, ".");
-	(void)jpath_append(c, key);
+	if (key_is_plain(key)) {
+		if (c->len > 0)
+			(void)jpath_append(c, ".");
+		(void)jpath_append(c, key);
+	} else {
+		(void)jpath_append(c, "[");
+		(void)jpath_append(c, j_quote(key));
+		(void)jpath_append(c, "]");
+	}
 	return old;
 }
 
@@ -168,9 +188,13 @@ utf8_len(const unsigned char *p, size_t n)
 	return len;
 }
 
-/* NUL bytes, UTF-8 and nesting depth, in one pass; records the first problem. */
+/*
+ * NUL bytes, \u0000, UTF-8 and nesting depth, in one pass; records the first problem.
+ * *open tells whether the text ends inside a string or with brackets left open, which is
+ * how a truncated file looks.
+ */
 static int
-json_prescan(const char *buf, size_t len, struct gd_err *err)
+json_prescan(const char *buf, size_t len, bool *open, struct gd_err *err)
 {
 	const unsigned char *p = (const unsigned char *)buf;
 	bool in_string = false, escaped = false;
@@ -193,6 +217,13 @@ json_prescan(const char *buf, size_t len, struct gd_err *err)
 			return -EINVAL;
 		}
 		if (in_string) {
+			if (escaped && p[i] == 'u' && len - i >= 5 && memcmp(p + i + 1, "0000", 4) == 0) {
+				/* cJSON would cut the string there; refuse rather than truncate. */
+				line_col(buf, i - 1, &line, &col);
+				gd_err_add(err, NULL, "line %zu, column %zu: \\u0000 (a NUL character) "
+				    "is not allowed in a string", line, col);
+				return -EINVAL;
+			}
 			if (escaped)
 				escaped = false;
 			else if (p[i] == '\\')
@@ -206,17 +237,8 @@ json_prescan(const char *buf, size_t len, struct gd_err *err)
 		}
 		i += n;
 	}
+	*open = in_string || depth > 0;
 	return 0;
-}
-
-/* Is offset off at (or next to) the end of buf, trailing white space aside? */
-static bool
-json_at_end(const char *buf, size_t len, size_t off)
-{
-	while (len > 0 && (buf[len - 1] == ' ' || buf[len - 1] == '\n' || buf[len - 1] == '\t' ||
-	    buf[len - 1] == '\r'))
-		len--;
-	return off + 1 >= len;
 }
 
 int
@@ -225,6 +247,7 @@ json_parse_doc(const char *buf, size_t len, size_t max_bytes, cJSON **ret, struc
 	const char *end = NULL;
 	size_t line, col, off;
 	unsigned long failures;
+	bool open = false;
 	cJSON *root;
 
 	if (len == 0) {
@@ -236,7 +259,7 @@ json_parse_doc(const char *buf, size_t len, size_t max_bytes, cJSON **ret, struc
 		    max_bytes);
 		return -EINVAL;
 	}
-	if (json_prescan(buf, len, err) < 0)
+	if (json_prescan(buf, len, &open, err) < 0)
 		return -EINVAL;
 	failures = gd_alloc_failures();
 	root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
@@ -247,7 +270,7 @@ json_parse_doc(const char *buf, size_t len, size_t max_bytes, cJSON **ret, struc
 		end = cJSON_GetErrorPtr();
 		off = (size_t)(end - buf) <= len ? (size_t)(end - buf) : len;
 		line_col(buf, off < len ? off : len, &line, &col);
-		if (json_at_end(buf, len, off))
+		if (open)
 			gd_err_add(err, NULL, "line %zu, column %zu: invalid JSON at the end of the "
 			    "input (is the file truncated?)", line, col);
 		else

@@ -24,8 +24,13 @@
 #define GD_MAX_PATH_BYTES		1024
 /* A cmdline regular expression; longer ones are not matchers a person can review. */
 #define GD_MAX_REGEX_BYTES		256
-/* Sum of all repetition bounds {m,n} in one regex; keeps compiled automata small. */
+/*
+ * Repetition in one regex: bounds {m,n} add up, nested ones multiply, and must stay within
+ * GD_MAX_REGEX_REPEAT; the pattern with every repeated part copied out (as regcomp() does)
+ * must stay within GD_MAX_REGEX_EXPANDED atoms.  Together they keep compiled automata small.
+ */
 #define GD_MAX_REGEX_REPEAT		256
+#define GD_MAX_REGEX_EXPANDED		4096
 
 #define GD_MAX_FAULTS			16
 #define GD_MAX_PROBES			32

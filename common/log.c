@@ -23,7 +23,7 @@ log_set_level(enum log_level level)
 	log_level = level;
 }
 
-static void
+static void __attribute__((format(printf, 2, 0)))
 log_vwrite(const char *tag, const char *fmt, va_list ap, int errnum)
 {
 	char msg[2048];

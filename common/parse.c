@@ -5,6 +5,7 @@
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -29,14 +30,12 @@ read_digits(const char **p, uint64_t *ret, const char **why)
 	uint64_t v = 0;
 	size_t n = 0;
 
-	while (is_digit(s[n])) {
-		if (n == 18) {
+	for (; is_digit(s[n]); n++)
+		if (__builtin_mul_overflow(v, 10, &v) ||
+		    __builtin_add_overflow(v, (uint64_t)(s[n] - '0'), &v)) {
 			WHY("number is too large");
 			return -ERANGE;
 		}
-		v = v * 10 + (uint64_t)(s[n] - '0');
-		n++;
-	}
 	if (n == 0) {
 		WHY("expected a number");
 		return -EINVAL;
@@ -74,29 +73,29 @@ parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *ret, const char 
 int
 parse_decimal(const char *s, size_t len, double *ret, const char **why)
 {
-	double v = 0, scale = 1;
-	size_t i = 0, intdigits = 0, fracdigits = 0;
+	char text[40];
+	size_t i = 0, intdigits = 0, fracdigits = 0, significant = 0;
 
-	while (i < len && is_digit(s[i])) {
+	for (; i < len && is_digit(s[i]); i++) {
 		if (++intdigits > 15) {
 			WHY("number is too large");
 			return -ERANGE;
 		}
-		v = v * 10 + (s[i++] - '0');
+		if (significant > 0 || s[i] != '0')
+			significant++;
 	}
 	if (intdigits == 0) {
 		WHY("expected a number");
 		return -EINVAL;
 	}
 	if (i < len && s[i] == '.') {
-		i++;
-		while (i < len && is_digit(s[i])) {
+		for (i++; i < len && is_digit(s[i]); i++) {
 			if (++fracdigits > 9) {
 				WHY("too many decimal places");
 				return -EINVAL;
 			}
-			scale /= 10;
-			v += (s[i++] - '0') * scale;
+			if (significant > 0 || s[i] != '0')
+				significant++;
 		}
 		if (fracdigits == 0) {
 			WHY("expected digits after the decimal point");
@@ -107,16 +106,33 @@ parse_decimal(const char *s, size_t len, double *ret, const char **why)
 		WHY("not a number");
 		return -EINVAL;
 	}
-	*ret = v;
+	if (significant > 15) {
+		WHY("more than 15 significant digits");
+		return -ERANGE;
+	}
+	/* The text is now a plain decimal; strtod() rounds it to the nearest double. */
+	memcpy(text, s, len);
+	text[len] = '\0';
+	*ret = strtod(text, NULL);
 	return 0;
 }
 
+/*
+ * Up to 9 decimals and 15 significant digits in all, so that any value parse_decimal()
+ * accepted prints as the text it was written as (less trailing zeros).
+ */
 void
 decimal_format(double v, char *buf, size_t len)
 {
+	double mag = v < 0 ? -v : v;
+	int intdigits = 0, prec;
 	size_t n;
 
-	(void)snprintf(buf, len, "%.9f", v);
+	for (double t = 1; t <= mag && intdigits < 400; t *= 10)
+		intdigits++;
+	prec = 15 - intdigits;
+	prec = prec > 9 ? 9 : prec < 0 ? 0 : prec;
+	(void)snprintf(buf, len, "%.*f", prec, v);
 	if (strchr(buf, '.') == NULL)
 		return;
 	n = strlen(buf);
@@ -265,7 +281,8 @@ size_parse(const char *s, bool allow_percent, struct gd_size *ret, const char **
 		return 0;
 	}
 	if ((r = read_digits(&p, &v, why)) < 0) {
-		WHY("expected a number followed by B, KB, MB, GB or TB");
+		if (r == -EINVAL)
+			WHY("expected a number followed by B, KB, MB, GB or TB");
 		return r;
 	}
 	for (size_t i = 0; i < sizeof(size_units) / sizeof(size_units[0]); i++) {
@@ -326,7 +343,8 @@ rate_parse(const char *s, uint64_t *ret_bytes_per_s, const char **why)
 	int r;
 
 	if ((r = read_digits(&p, &v, why)) < 0) {
-		WHY("expected a rate such as 10mbit or 1MB/s");
+		if (r == -EINVAL)
+			WHY("expected a rate such as 10mbit or 1MB/s");
 		return r;
 	}
 	for (size_t i = 0; i < sizeof(bit_units) / sizeof(bit_units[0]); i++) {
@@ -340,6 +358,11 @@ rate_parse(const char *s, uint64_t *ret_bytes_per_s, const char **why)
 		if (r64 < 8) {
 			WHY("a rate must be at least 8bit (1 byte per second)");
 			return -ERANGE;
+		}
+		if (r64 % 8 != 0) {
+			/* Rates are kept in bytes per second; rounding would change the ask. */
+			WHY("not a whole number of bytes per second (bits must be a multiple of 8)");
+			return -EINVAL;
 		}
 		*ret_bytes_per_s = r64 / 8;
 		return 0;
@@ -698,7 +721,7 @@ int
 url_check(const char *s, const char **why)
 {
 	CURLU *u;
-	char *scheme = NULL, *host = NULL;
+	char *scheme = NULL, *host = NULL, *user = NULL;
 	int r = 0;
 
 	if (strlen(s) > GD_MAX_URL_BYTES) {
@@ -728,7 +751,12 @@ url_check(const char *s, const char **why)
 	} else if (strncasecmp(s, "http://", 7) != 0 && strncasecmp(s, "https://", 8) != 0) {
 		WHY("only http:// and https:// URLs are allowed");
 		r = -EINVAL;
+	} else if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK) {
+		/* Playbooks are stored, printed and shown in reports: no secrets in them. */
+		WHY("a URL may not carry a user name or password");
+		r = -EINVAL;
 	}
+	curl_free(user);
 	curl_free(scheme);
 	curl_free(host);
 	curl_url_cleanup(u);

@@ -90,6 +90,26 @@ text(struct pb_parser *p, const cJSON *obj, const char *key, bool required, size
 	return keep(p, s);
 }
 
+/* A URL value at key; NULL (error recorded) when it is not an http(s) URL. */
+static const char *
+url_value(struct pb_parser *p, const cJSON *obj, const char *key, bool required)
+{
+	const char *s, *why = NULL;
+	int r;
+
+	if (!j_string(&p->c, obj, key, required, GD_MAX_URL_BYTES, &s))
+		return NULL;
+	if ((r = url_check(s, &why)) == -ENOMEM) {
+		p->c.oom = true;
+		return NULL;
+	}
+	if (r < 0) {
+		j_error(&p->c, key, "%s: %s", j_quote(s), why);
+		return NULL;
+	}
+	return keep(p, s);
+}
+
 static void
 parse_identity(struct pb_parser *p, const cJSON *root)
 {
@@ -133,19 +153,15 @@ static void
 parse_recovery(struct pb_parser *p, const cJSON *root)
 {
 	const cJSON *node = j_get(root, "recovery_plan"), *arr, *it;
-	const char *s, *why = NULL;
 	size_t old, n, i = 0;
 
 	if (node == NULL)
 		return;
 	old = jpath_push_key(&p->c, "recovery_plan");
 	if (j_object(&p->c, node, keys_recovery)) {
-		if (j_string(&p->c, node, "url", false, GD_MAX_URL_BYTES, &s)) {
-			if (url_check(s, &why) < 0)
-				j_error(&p->c, "url", "%s: %s", j_quote(s), why);
-			else
-				p->pb->recovery_plan.url = keep(p, s);
-		}
+		if (j_get(node, "url") == NULL && j_get(node, "steps") == NULL)
+			j_error(&p->c, NULL, "give a url, steps, or both");
+		p->pb->recovery_plan.url = url_value(p, node, "url", false);
 		if ((arr = j_array(&p->c, node, "steps", false, 0, GD_MAX_STEPS, &n)) != NULL) {
 			size_t o2 = jpath_push_key(&p->c, "steps");
 
@@ -302,8 +318,15 @@ parse_expect_status(struct pb_parser *p, const cJSON *node, struct probe *pr)
 		if (!cJSON_IsNumber(it) || !(d >= 100 && d <= 599) || d != floor(d)) {
 			j_error(&p->c, NULL, "an HTTP status is a whole number from 100 to 599");
 		} else {
+			bool twice = false;
+
 			v = (int64_t)d;
-			pr->expect_status[pr->nexpect++] = (uint16_t)v;
+			for (size_t k = 0; k < pr->nexpect; k++)
+				twice |= pr->expect_status[k] == (uint16_t)v;
+			if (twice)
+				j_error(&p->c, NULL, "status %d is listed twice", (int)v);
+			else
+				pr->expect_status[pr->nexpect++] = (uint16_t)v;
 		}
 		jpath_pop(&p->c, o2);
 	}
@@ -313,7 +336,7 @@ parse_expect_status(struct pb_parser *p, const cJSON *node, struct probe *pr)
 static void
 parse_probe(struct pb_parser *p, const cJSON *node, struct probe *pr)
 {
-	const char *s, *why = NULL;
+	const char *s;
 	bool prom;
 
 	if (!cJSON_IsObject(node)) {
@@ -342,12 +365,7 @@ parse_probe(struct pb_parser *p, const cJSON *node, struct probe *pr)
 		else
 			pr->name = keep(p, s);
 	}
-	if (j_string(&p->c, node, "url", true, GD_MAX_URL_BYTES, &s)) {
-		if (url_check(s, &why) < 0)
-			j_error(&p->c, "url", "%s: %s", j_quote(s), why);
-		else
-			pr->url = keep(p, s);
-	}
+	pr->url = url_value(p, node, "url", true);
 	pr->interval_ms = prom ? 5000 : 1000;
 	if (j_get(node, "interval") != NULL)
 		(void)j_duration(&p->c, node, "interval", false, GD_MIN_PROBE_INTERVAL_MS,
@@ -494,7 +512,6 @@ parse_rehearsal(struct pb_parser *p, const cJSON *root)
 {
 	const cJSON *node = j_get(root, "rehearsal");
 	struct playbook *pb = p->pb;
-	const char *s, *why = NULL;
 	char a[32], b[32];
 	size_t old;
 	bool ok;
@@ -505,12 +522,7 @@ parse_rehearsal(struct pb_parser *p, const cJSON *root)
 	old = jpath_push_key(&p->c, "rehearsal");
 	if (!j_object(&p->c, node, keys_rehearsal))
 		goto out;
-	if (j_string(&p->c, node, "page", true, GD_MAX_URL_BYTES, &s)) {
-		if (url_check(s, &why) < 0)
-			j_error(&p->c, "page", "%s: %s", j_quote(s), why);
-		else
-			pb->rehearsal.page = keep(p, s);
-	}
+	pb->rehearsal.page = url_value(p, node, "page", true);
 	ok = j_duration(&p->c, node, "detect_within", true, 1000, GD_MAX_RUN_MS,
 	    &pb->rehearsal.detect_within_ms);
 	ok &= j_duration(&p->c, node, "recover_within", true, 1000, GD_MAX_RUN_MS,

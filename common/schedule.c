@@ -1,5 +1,6 @@
 #include "schedule.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,7 +11,7 @@ static const char *const keys_schedule[] = { "timezone", "windows", "blackouts",
 	"random", NULL };
 static const char *const keys_window[] = { "days", "start", "end", NULL };
 static const char *const keys_blackout_dates[] = { "from", "to", "reason", NULL };
-static const char *const keys_blackout_quarter[] = { "quarter_end_days", NULL };
+static const char *const keys_blackout_quarter[] = { "quarter_end_days", "reason", NULL };
 static const char *const keys_random[] = { "mean_time_between", "min_time_between", NULL };
 
 const char *
@@ -98,21 +99,39 @@ parse_date_key(struct jctx *c, const cJSON *b, const char *key, struct gd_date *
 	return true;
 }
 
+/* The optional free-text reason of a blackout: one line, no control characters. */
+static bool
+parse_reason(struct jctx *c, const cJSON *b, struct arena *a, struct blackout *ret)
+{
+	const char *s;
+
+	if (!j_string(c, b, "reason", false, GD_MAX_SHORT_STRING_BYTES, &s))
+		return j_get(b, "reason") == NULL;
+	for (const char *q = s; *q != '\0'; q++)
+		if ((unsigned char)*q < 0x20 || *q == 0x7f) {
+			j_error(c, "reason", "contains a control character");
+			return false;
+		}
+	if ((ret->reason = arena_strdup(a, s)) == NULL)
+		c->oom = true;
+	return true;
+}
+
 static bool
 parse_blackout(struct jctx *c, const cJSON *b, struct arena *a, struct blackout *ret)
 {
-	const char *s;
 	int64_t v;
 	bool ok;
 
 	if (cJSON_IsObject(b) && j_get(b, "quarter_end_days") != NULL) {
 		if (!j_object(c, b, keys_blackout_quarter))
 			return false;
+		ok = parse_reason(c, b, a, ret);
 		if (!j_int(c, b, "quarter_end_days", true, 1, GD_MAX_QUARTER_END_DAYS, &v))
 			return false;
 		ret->quarter_end = true;
 		ret->quarter_end_days = (int)v;
-		return true;
+		return ok;
 	}
 	if (!j_object(c, b, keys_blackout_dates))
 		return false;
@@ -122,12 +141,7 @@ parse_blackout(struct jctx *c, const cJSON *b, struct arena *a, struct blackout 
 		j_error(c, "to", "is before from");
 		ok = false;
 	}
-	if (j_string(c, b, "reason", false, GD_MAX_SHORT_STRING_BYTES, &s)) {
-		if ((ret->reason = arena_strdup(a, s)) == NULL)
-			c->oom = true;
-	} else if (j_get(b, "reason") != NULL) {
-		ok = false;
-	}
+	ok &= parse_reason(c, b, a, ret);
 	return ok;
 }
 
@@ -167,7 +181,11 @@ schedule_parse(struct jctx *c, const cJSON *node, struct arena *a, struct schedu
 		return false;
 	ok = true;
 	if (j_string(c, node, "timezone", false, GD_MAX_NAME_BYTES, &str)) {
-		if (tz_load(str, &tz, &why) < 0) {
+		int r = tz_load(str, &tz, &why);
+
+		if (r == -ENOMEM) {
+			c->oom = true;
+		} else if (r < 0) {
 			j_error(c, "timezone", "%s: %s", j_quote(str), why);
 			ok = false;
 		} else if ((s->timezone = arena_strdup(a, str)) == NULL) {
@@ -269,6 +287,9 @@ schedule_to_json(const struct schedule *s)
 			if (b->quarter_end) {
 				oom |= cJSON_AddNumberToObject(w, "quarter_end_days",
 				    b->quarter_end_days) == NULL;
+				if (b->reason != NULL)
+					oom |= cJSON_AddStringToObject(w, "reason", b->reason) ==
+					    NULL;
 				continue;
 			}
 			(void)snprintf(buf, sizeof(buf), "%04d-%02d-%02d", b->from.year,

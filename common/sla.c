@@ -88,7 +88,7 @@ parse_threshold(const char *p, struct sla_expr *e, const char **why)
 	ulen = (size_t)(p - unit);
 	if (stat_is_latency(e->stat)) {
 		static const struct { const char *u; double ms; } lu[] = {
-			{ "ms", 1 }, { "s", 1000 }, { "m", 60000 },
+			{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
 		};
 		size_t i;
 
@@ -96,7 +96,7 @@ parse_threshold(const char *p, struct sla_expr *e, const char **why)
 			if (ulen == strlen(lu[i].u) && strncmp(unit, lu[i].u, ulen) == 0)
 				break;
 		if (i == sizeof(lu) / sizeof(lu[0])) {
-			WHY("a latency threshold needs a unit: ms, s or m (as in 300ms)");
+			WHY("a latency threshold needs a unit: ms, s, m or h (as in 300ms)");
 			return NULL;
 		}
 		v *= lu[i].ms;

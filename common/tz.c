@@ -84,6 +84,12 @@ tz_name_check(const char *name, const char **why)
 			return -EINVAL;
 		}
 	}
+	/* Files in the tzdata directory that are not zones a schedule means. */
+	if (strcmp(name, "Factory") == 0 || strcmp(name, "posixrules") == 0 ||
+	    strcmp(name, "localtime") == 0) {
+		WHY("not an IANA time zone name such as Europe/Berlin");
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -241,6 +247,8 @@ rule_date_local(const struct tz_rule_date *d, int year)
 	return days * 86400 + d->secs;
 }
 
+#define TZ_T_MAX	(INT64_C(1) << 42)	/* About 139000 years, in seconds. */
+
 static int32_t
 rule_offset_at(const struct tz_rule *r, int64_t t)
 {
@@ -249,6 +257,11 @@ rule_offset_at(const struct tz_rule *r, int64_t t)
 
 	if (!r->has_dst)
 		return r->std_off;
+	/* Far past year 100000 the rule still applies; the clamp keeps the sums in range. */
+	if (t > TZ_T_MAX)
+		t = TZ_T_MAX;
+	else if (t < -TZ_T_MAX)
+		t = -TZ_T_MAX;
 	date_from_days((t + r->std_off) / 86400 - ((t + r->std_off) % 86400 < 0), &d);
 	start = rule_date_local(&r->start, d.year) - r->std_off;
 	end = rule_date_local(&r->end, d.year) - r->dst_off;
