@@ -22,8 +22,8 @@ int cmd_playbook(struct cli *cli, int argc, char **argv);
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /*
  * Reads a whole file ("-" is standard input) of at most max bytes.  On success the caller
- * owns *ret (gd_free()); a NUL is appended that *ret_len does not count.  On failure prints
- * why and returns -errno (-EFBIG when the file is larger than max).
+ * owns *ret (gd_free()); a NUL is appended that *ret_len does not count.  On failure returns
+ * -errno, having printed why, except for -EFBIG (larger than max), which the caller words.
  */
 int cli_read_file(const char *path, size_t max, char **ret, size_t *ret_len);
 

@@ -85,14 +85,21 @@ load(const char *path, bool json, struct playbook **ret)
 
 	gd_err_init(&err);
 	if ((r = cli_read_file(path, GD_MAX_PLAYBOOK_BYTES, &buf, &len)) < 0) {
-		if (r != -EFBIG)
-			return r;
-		gd_err_add(&err, NULL, "the file is larger than the limit of %d bytes",
-		    GD_MAX_PLAYBOOK_BYTES);
-	} else {
-		r = playbook_parse(buf, len, ret, &err);
-		gd_free(buf);
+		if (r == -EFBIG) {
+			gd_err_add(&err, NULL, "the file is larger than the limit of %d bytes",
+			    GD_MAX_PLAYBOOK_BYTES);
+			goto report;
+		}
+		/* cli_read_file() has said why on stderr; --json readers get it on stdout too. */
+		if (json) {
+			gd_err_add(&err, NULL, "cannot read the file: %s", strerror(-r));
+			print_errors_json(&err);
+		}
+		return r;
 	}
+	r = playbook_parse(buf, len, ret, &err);
+	gd_free(buf);
+report:
 	if (r < 0) {
 		if (json)
 			print_errors_json(&err);
@@ -114,7 +121,7 @@ playbook_validate(int argc, char **argv)
 	bool json = false;
 	int c, r;
 
-	optind = 1;
+	optind = 0;	/* 0, not 1: glibc re-reads the option string, dropping main's "+". */
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (c != 'j')
 			return cli_usage_error("playbook validate: unknown option");

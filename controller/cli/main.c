@@ -85,9 +85,7 @@ cli_read_file(const char *path, size_t max, char **ret, size_t *ret_len)
 		len += (size_t)n;
 	}
 	if (len > max) {
-		r = -EFBIG;
-		(void)fprintf(stderr, "gameday: '%s' is larger than the limit of %zu bytes\n",
-		    log_esc(path), max);
+		r = -EFBIG;	/* The caller says so, in its own words. */
 		goto out;
 	}
 	buf[len] = '\0';
