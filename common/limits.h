@@ -73,6 +73,17 @@
 /* quarter_end_days: a quarter has at most 92 days. */
 #define GD_MAX_QUARTER_END_DAYS		31
 
+/* The agent: a fault order (--fault JSON, or a message from the controller). */
+#define GD_MAX_ORDER_BYTES		(64 * 1024)
+/* One journal entry on disk; an entry lists at most GD_MAX_SIGNALLED processes. */
+#define GD_MAX_JOURNAL_ENTRY_BYTES	(256 * 1024)
+/* Processes one process fault signals; matching more than this refuses the fault. */
+#define GD_MAX_SIGNALLED		1024
+/* Faults one agent holds at once. */
+#define GD_MAX_ACTIVE_FAULTS		64
+/* A fault id: 16 lower-case hex digits (64 random bits). */
+#define GD_FAULT_ID_LEN			16
+
 /* Validation errors reported for one input; the rest are counted, not listed. */
 #define GD_MAX_ERRORS			64
 /* A JSON path such as steady_state.probes[12].expect_status[3]. */
