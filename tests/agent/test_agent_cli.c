@@ -1,0 +1,482 @@
+/*
+ * gameday-agent's one-shot commands, run as the real binary (GD_AGENT_BIN) inside PID,
+ * mount and network namespaces of the test's own: the fault id alone on stdout, list,
+ * revert, the watchdog's revert at the TTL, a killed watchdog (REL-01), duplicates (REL-11),
+ * dry runs that change nothing, refusals with reasons, and the seccomp sandbox.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "ns.h"
+#include "procfs.h"
+#include "sandbox.h"
+#include "test.h"
+
+#define ROOT	"/run/gd-test-cli"
+#define STATE	ROOT "/state"
+#define FILL	ROOT "/fill"
+
+extern char **environ;
+
+static const char *agent_bin;
+static const char *crash_at;	/* GD_CRASHPOINT for the next agent() call, or NULL. */
+static char out[65536], err[65536];
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/* Reads fd to EOF into buf (NUL-terminated, cut at size - 1). */
+static void
+drain(int fd, char *buf, size_t size)
+{
+	size_t len = 0;
+	ssize_t n;
+
+	while ((n = read(fd, buf + len, size - 1 - len)) > 0 && len + (size_t)n < size - 1)
+		len += (size_t)n;
+	if (n > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+}
+
+/*
+ * Runs gameday-agent --state-dir STATE --allow-path FILL args...; stdout in out, stderr in
+ * err; returns its exit status (or 128 + signal).  stdout is read to EOF, so a watchdog that
+ * kept it open would hang this test: that is part of what it checks.
+ */
+static int
+agent(const char *const *args)
+{
+	char *argv[32];
+	int po[2], pe[2], status = 0;
+	posix_spawn_file_actions_t fa;
+	size_t n = 0;
+	pid_t pid;
+
+	argv[n++] = (char *)agent_bin;
+	argv[n++] = (char *)"--state-dir";
+	argv[n++] = (char *)STATE;
+	argv[n++] = (char *)"--allow-path";
+	argv[n++] = (char *)FILL;
+	for (; *args != NULL && n < 31; args++)
+		argv[n++] = (char *)*args;
+	argv[n] = NULL;
+	if (pipe2(po, O_CLOEXEC) == -1 || pipe2(pe, O_CLOEXEC) == -1)
+		return -1;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, po[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
+	char cp[80], *envp[] = { cp, NULL };
+
+	(void)snprintf(cp, sizeof(cp), "GD_CRASHPOINT=%s", crash_at != NULL ? crash_at : "");
+	if (posix_spawn(&pid, agent_bin, &fa, NULL, argv, crash_at != NULL ? envp : environ) !=
+	    0) {
+		posix_spawn_file_actions_destroy(&fa);
+		return -1;
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	close(po[1]);
+	close(pe[1]);
+	drain(po[0], out, sizeof(out));
+	drain(pe[0], err, sizeof(err));
+	close(po[0]);
+	close(pe[0]);
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+#define AGENT(...) agent((const char *const[]){ __VA_ARGS__, NULL })
+
+static bool
+is_id_line(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < 16; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return s[16] == '\n' && s[17] == '\0';
+}
+
+/* The entry of id in `list --json`, or NULL; the caller deletes *root. */
+static cJSON *
+list_entry(const char *id, cJSON **root)
+{
+	cJSON *e;
+
+	*root = NULL;
+	if (AGENT("list", "--json") != 0 || (*root = cJSON_Parse(out)) == NULL)
+		return NULL;
+	cJSON_ArrayForEach(e, *root)
+		if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(e, "id")), id) == 0)
+			return e;
+	return NULL;
+}
+
+static size_t
+list_count(void)
+{
+	cJSON *root;
+	size_t n;
+
+	if (AGENT("list", "--json") != 0 || (root = cJSON_Parse(out)) == NULL)
+		return (size_t)-1;
+	n = (size_t)cJSON_GetArraySize(root);
+	cJSON_Delete(root);
+	return n;
+}
+
+static pid_t
+spawn_named(const char *comm)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		(void)prctl(PR_SET_NAME, comm, 0, 0, 0);
+		for (;;)
+			pause();
+	}
+	return pid;
+}
+
+static char
+state_of(pid_t pid)
+{
+	struct procstat st;
+
+	return procfs_stat(pid, &st) == 0 ? st.state : '?';
+}
+
+static void
+reap_zombies(void)
+{
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+}
+
+static void
+test_capabilities(void)
+{
+	cJSON *c;
+
+	TEST_START("capabilities --json is honest about this kernel");
+	ASSERT_INT_EQ(AGENT("capabilities", "--json"), 0);
+	c = cJSON_Parse(out);
+	ASSERT_TRUE(c != NULL);
+	if (c == NULL)
+		return;
+	ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(c, "types"),
+	    "process.kill")));
+	ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(c, "types"),
+	    "disk.fill")));
+	ASSERT_TRUE(cJSON_IsBool(cJSON_GetObjectItem(c, "netem")));
+	if (!cJSON_IsTrue(cJSON_GetObjectItem(c, "netem")))
+		printf("netem: no (%s): latency uses the proxy backend\n",
+		    cJSON_GetStringValue(cJSON_GetObjectItem(c, "netem_reason")));
+	cJSON_Delete(c);
+}
+
+static void
+test_ttl_and_revert(void)
+{
+	char id[17];
+	cJSON *root, *e;
+	pid_t wd = 0;
+
+	TEST_START("inject prints the id alone; the watchdog reverts at the TTL");
+	ASSERT_INT_EQ(AGENT("inject", "--fault", "{\"type\":\"cpu.burn\",\"cores\":1,"
+	    "\"load_percent\":20}", "--ttl", "1500ms"), 0);
+	ASSERT_TRUE(is_id_line(out));
+	memcpy(id, out, 16);
+	id[16] = '\0';
+	e = list_entry(id, &root);
+	ASSERT_TRUE(e != NULL);
+	if (e != NULL) {
+		ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItem(e, "in_effect")));
+		ASSERT_STR_EQ(cJSON_GetStringValue(cJSON_GetObjectItem(e, "state")), "applied");
+		wd = (pid_t)cJSON_GetNumberValue(cJSON_GetObjectItem(e, "watchdog_pid"));
+	}
+	cJSON_Delete(root);
+	ASSERT_TRUE(wd > 1 && state_of(wd) != '?');
+	sleep_ms(2500);
+	reap_zombies();
+	ASSERT_TRUE(state_of(wd) == '?' || state_of(wd) == 'Z');
+	ASSERT_INT_EQ(list_count(), 0);
+
+	TEST_START("revert ID removes a disk fill; a second revert says there is no such fault");
+	ASSERT_INT_EQ(AGENT("inject", "--fault", "{\"type\":\"disk.fill\",\"path\":\"" FILL
+	    "\",\"size\":\"10MB\",\"keep_free\":\"1MB\"}", "--ttl", "1m"), 0);
+	ASSERT_TRUE(is_id_line(out));
+	memcpy(id, out, 16);
+	{
+		char path[128];
+
+		(void)snprintf(path, sizeof(path), FILL "/.gameday-fill-%s", id);
+		ASSERT_TRUE(access(path, F_OK) == 0);
+		ASSERT_INT_EQ(AGENT("revert", id), 0);
+		ASSERT_TRUE(access(path, F_OK) == -1);
+	}
+	ASSERT_INT_EQ(AGENT("revert", id), 1);
+	ASSERT_TRUE(strstr(err, "no fault") != NULL);
+	ASSERT_INT_EQ(list_count(), 0);
+}
+
+static void
+test_pause_crash(void)
+{
+	char id[17], fault[128];
+	cJSON *root, *e;
+	pid_t victim = spawn_named("gdvictim"), wd = 0;
+
+	TEST_START("pause, then the watchdog SIGKILLed: the next command resumes (REL-01)");
+	sleep_ms(50);
+	(void)snprintf(fault, sizeof(fault), "{\"type\":\"process.pause\",\"match\":"
+	    "{\"comm\":\"gdvictim\"}}");
+	ASSERT_INT_EQ(AGENT("inject", "--fault", fault, "--ttl", "5m"), 0);
+	memcpy(id, out, 16);
+	id[16] = '\0';
+	sleep_ms(50);
+	ASSERT_INT_EQ(state_of(victim), 'T');
+	e = list_entry(id, &root);
+	if (e != NULL)
+		wd = (pid_t)cJSON_GetNumberValue(cJSON_GetObjectItem(e, "watchdog_pid"));
+	cJSON_Delete(root);
+	ASSERT_TRUE(wd > 1);
+	if (wd > 1)
+		(void)kill(wd, SIGKILL);
+	sleep_ms(100);
+	reap_zombies();
+	ASSERT_INT_EQ(state_of(victim), 'T');	/* Nobody resumed it yet. */
+	ASSERT_INT_EQ(list_count(), 0);		/* The sweep of this very command did. */
+	sleep_ms(50);
+	ASSERT_INT_EQ(state_of(victim) == 'S' || state_of(victim) == 'R', 1);
+
+	TEST_START("the same order twice applies once and prints the same id (REL-11)");
+	ASSERT_INT_EQ(AGENT("inject", "--fault", fault, "--ttl", "5m"), 0);
+	memcpy(id, out, 16);
+	ASSERT_INT_EQ(AGENT("inject", "--fault", fault, "--ttl", "5m"), 0);
+	ASSERT_TRUE(strncmp(out, id, 16) == 0);
+	ASSERT_INT_EQ(list_count(), 1);
+	ASSERT_INT_EQ(AGENT("revert", "--all"), 0);
+	sleep_ms(50);
+	ASSERT_TRUE(state_of(victim) != 'T');
+	ASSERT_INT_EQ(list_count(), 0);
+
+	TEST_START("--dry-run names the processes and changes nothing");
+	ASSERT_INT_EQ(AGENT("inject", "--dry-run", "--fault", fault), 0);
+	{
+		char want[32];
+
+		(void)snprintf(want, sizeof(want), "pid %d ", (int)victim);
+		ASSERT_TRUE(strstr(out, want) != NULL);
+	}
+	sleep_ms(50);
+	ASSERT_TRUE(state_of(victim) != 'T');
+	ASSERT_INT_EQ(list_count(), 0);
+	(void)kill(victim, SIGKILL);
+	(void)waitpid(victim, NULL, 0);
+}
+
+static void
+test_refusals(void)
+{
+	static const char *const canaries[] = {
+		"$(touch /tmp/gd-canary)", "`touch /tmp/gd-canary`", "; touch /tmp/gd-canary",
+		"a\\nb", "../../../../etc/passwd",
+	};
+
+	TEST_START("bad orders are refused with the path and reason; nothing is stored");
+	ASSERT_INT_EQ(AGENT("inject", "--fault", "{\"type\":\"nope\"}", "--ttl", "1m"), 1);
+	ASSERT_TRUE(strstr(err, "type") != NULL);
+	ASSERT_INT_EQ(AGENT("inject", "--fault", "{\"type\":\"network.loss\",\"percent\":150}",
+	    "--ttl", "1m"), 1);
+	ASSERT_TRUE(strstr(err, "percent") != NULL);
+	ASSERT_INT_EQ(AGENT("inject", "--fault", "{not json", "--ttl", "1m"), 1);
+	ASSERT_INT_EQ(AGENT("inject", "--fault", "{\"type\":\"cpu.burn\"}"), 2);
+	ASSERT_INT_EQ(AGENT("inject", "--fault", "{\"type\":\"cpu.burn\"}", "--ttl", "2x"), 2);
+	ASSERT_INT_EQ(AGENT("bogus"), 2);
+	ASSERT_INT_EQ(list_count(), 0);
+
+	TEST_START("local policy refuses: TTL over the cap, a fill outside the allow paths");
+	ASSERT_INT_EQ(AGENT("inject", "--fault", "{\"type\":\"cpu.burn\"}", "--ttl", "25h"), 1);
+	ASSERT_TRUE(strstr(err, "TTL") != NULL);
+	ASSERT_INT_EQ(AGENT("inject", "--fault", "{\"type\":\"disk.fill\",\"path\":\"/etc\","
+	    "\"size\":\"1MB\"}", "--ttl", "1m"), 1);
+	ASSERT_TRUE(strstr(err, "allow path") != NULL);
+	ASSERT_INT_EQ(AGENT("--deny-type", "cpu.burn", "inject", "--fault",
+	    "{\"type\":\"cpu.burn\"}", "--ttl", "1m"), 1);
+	ASSERT_TRUE(strstr(err, "not allowed") != NULL);
+	ASSERT_INT_EQ(list_count(), 0);
+
+	TEST_START("shell text in string fields is only ever data");
+	for (size_t i = 0; i < sizeof(canaries) / sizeof(canaries[0]); i++) {
+		char fault[256];
+		cJSON *s = cJSON_CreateString(canaries[i]);
+		char *q = cJSON_PrintUnformatted(s);
+
+		(void)snprintf(fault, sizeof(fault), "{\"type\":\"process.kill\",\"match\":"
+		    "{\"cmdline\":%s}}", q);
+		(void)AGENT("inject", "--fault", fault, "--ttl", "1m");
+		free(q);
+		cJSON_Delete(s);
+	}
+	ASSERT_TRUE(access("/tmp/gd-canary", F_OK) == -1);
+}
+
+/* Live gameday-agent processes (watchdogs) in this PID namespace. */
+static size_t
+count_agents(void)
+{
+	size_t n = 0;
+
+	reap_zombies();
+	for (pid_t pid = 2; pid < 4096; pid++) {
+		char comm[16];
+		struct procstat st;
+
+		if (procfs_comm(pid, comm) == 0 && strcmp(comm, "gameday-agent") == 0 &&
+		    procfs_stat(pid, &st) == 0 && st.state != 'Z')
+			n++;
+	}
+	return n;
+}
+
+/* Nothing of any earlier fault is left: no fill file, no stopped process, no watchdog. */
+static bool
+at_baseline(pid_t victim)
+{
+	struct statvfs v;
+	size_t n = list_count();	/* Any command sweeps first: this is the restart. */
+
+	/* A watchdog nobody knew of sees its entry gone within a second and leaves. */
+	for (int i = 0; i < 30 && count_agents() > 0; i++)
+		sleep_ms(50);
+	if (count_agents() > 0)
+		return false;
+	if (state_of(victim) == 'T' || statvfs(FILL, &v) == -1 || v.f_bfree != v.f_blocks)
+		return false;
+	return n == 0;
+}
+
+static void
+test_kill_points(void)
+{
+	static const char *const points[] = { "inject:journaled", "inject:applied",
+		"inject:watchdog", "inject:done" };
+	static const char *const faults[] = {
+		"{\"type\":\"process.pause\",\"match\":{\"comm\":\"gdkp\"}}",
+		"{\"type\":\"disk.fill\",\"path\":\"" FILL "\",\"size\":\"8MB\","
+		    "\"keep_free\":\"1MB\"}",
+		"{\"type\":\"cpu.burn\",\"cores\":1,\"load_percent\":10}",
+	};
+	pid_t victim = spawn_named("gdkp");
+	size_t bad = 0, runs = 0;
+
+	TEST_START("SIGKILL at every step of inject and revert: the next command restores "
+	    "the host (REL-02)");
+	sleep_ms(50);
+	for (size_t fi = 0; fi < 3; fi++) {
+		for (size_t pi = 0; pi < 4; pi++) {
+			crash_at = points[pi];
+			(void)AGENT("inject", "--fault", faults[fi], "--ttl", "5m");
+			crash_at = NULL;
+			runs++;
+			/* "inject:done" leaves an applied fault, as it should; revert it. */
+			(void)AGENT("revert", "--all");
+			sleep_ms(20);
+			if (!at_baseline(victim)) {
+				printf("not at baseline after %s of fault %zu\n", points[pi], fi);
+				bad++;
+			}
+		}
+		for (size_t pi = 0; pi < 2; pi++) {
+			char id[17];
+
+			if (AGENT("inject", "--fault", faults[fi], "--ttl", "5m") != 0) {
+				bad++;
+				continue;
+			}
+			memcpy(id, out, 16);
+			id[16] = '\0';
+			crash_at = pi == 0 ? "revert:journaled" : "revert:reverted";
+			ASSERT_INT_EQ(AGENT("revert", id), 128 + SIGKILL);
+			crash_at = NULL;
+			runs++;
+			sleep_ms(20);
+			if (!at_baseline(victim)) {	/* list runs the sweep first. */
+				printf("not at baseline after revert point %zu of fault %zu\n", pi,
+				    fi);
+				bad++;
+			}
+		}
+	}
+	printf("kill-point sweep: %zu crashes, %zu left the host changed\n", runs, bad);
+	ASSERT_INT_EQ(bad, 0);
+	(void)kill(victim, SIGKILL);
+	(void)waitpid(victim, NULL, 0);
+}
+
+static void
+test_sandbox(void)
+{
+	pid_t pid;
+	int status = 0;
+
+	TEST_START("an execve inside the sandbox kills the process");
+	if (!sandbox_enforced()) {
+		printf("SKIP (this case): sanitizer build, the sandbox is not enforced\n");
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		char *const argv[] = { (char *)"/bin/true", NULL };
+
+		if (sandbox_enter(SANDBOX_AGENT_ONESHOT) < 0)
+			_exit(3);
+		execv("/bin/true", argv);
+		_exit(4);
+	}
+	ASSERT_TRUE(waitpid(pid, &status, 0) == pid);
+	ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS);
+}
+
+int
+main(void)
+{
+	if ((agent_bin = getenv("GD_AGENT_BIN")) == NULL || access(agent_bin, X_OK) != 0)
+		ns_skip("GD_AGENT_BIN does not name the gameday-agent binary");
+	ns_enter_pid();
+	ns_enter_net();
+	(void)mkdir(ROOT, 0755);
+	ns_mount_tmpfs(STATE, 16ULL << 20);
+	ns_mount_tmpfs(FILL, 64ULL << 20);
+	test_capabilities();
+	test_ttl_and_revert();
+	test_pause_crash();
+	test_refusals();
+	test_kill_points();
+	test_sandbox();
+	(void)AGENT("revert", "--all");
+	return test_done();
+}
