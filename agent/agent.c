@@ -330,7 +330,7 @@ revert_effect(struct agent *a, const struct jentry *e, const struct fault *f)
 			break;
 		}
 		/* The proxy's redirect is an nftables fault like the others. */
-		/* fall through */
+		__attribute__((fallthrough));
 	case FAULT_NET_PARTITION:
 	case FAULT_NET_LOSS:
 		if ((r2 = agent_net(a, &net)) < 0 || (r2 = fault_net_revert(net, e->id)) < 0)
@@ -372,7 +372,7 @@ in_effect(struct agent *a, const struct jentry *e, const struct fault *f)
 		if (strcmp(e->backend, "netem") == 0)
 			return e->dev[0] != '\0' && fault_tc_status(e->dev, &present, kind) == 0 &&
 			    present;
-		/* fall through */
+		__attribute__((fallthrough));
 	case FAULT_NET_PARTITION:
 	case FAULT_NET_LOSS:
 		if (agent_net(a, &net) < 0 || fault_net_status(net, e->id, &present, &live) < 0)

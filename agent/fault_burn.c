@@ -40,16 +40,16 @@ burn_thread(void *arg)
 	volatile uint64_t sink = 0;
 
 	while (!atomic_load(&b->stop)) {
-		int64_t start = gd_mono_ms();
+		int64_t start = gd_mono_ms(), spent;
 
 		while (gd_mono_ms() - start < busy)
 			for (int i = 0; i < 10000; i++)
-				sink += (uint64_t)i;
-		if (busy < BURN_PERIOD_MS)
-			sleep_ms(BURN_PERIOD_MS - (gd_mono_ms() - start > BURN_PERIOD_MS ?
-			    BURN_PERIOD_MS : gd_mono_ms() - start));
+				sink = sink + (uint64_t)i;
+		spent = gd_mono_ms() - start;
+		if (spent < BURN_PERIOD_MS)
+			sleep_ms(BURN_PERIOD_MS - spent);
 	}
-	return NULL;
+	return (void *)(uintptr_t)(sink & 0);
 }
 
 int

@@ -3,8 +3,8 @@
  * syntax, with what can blow up refused before compiling: back-references, nested unbounded
  * quantifiers such as (a+)+, stacked quantifiers such as a+*, repetition bounds that add
  * (or, nested, multiply) past GD_MAX_REGEX_REPEAT or expand past GD_MAX_REGEX_EXPANDED
- * atoms, control characters, patterns over GD_MAX_REGEX_BYTES.  Subjects are bounded by the caller (a cmdline is read up to a
- * fixed size), so matching time is bounded too.
+ * atoms, control characters, patterns over GD_MAX_REGEX_BYTES.  Subjects are bounded by
+ * the caller (a cmdline is read up to a fixed size), so matching time is bounded too.
  */
 #ifndef GD_BREGEX_H
 #define GD_BREGEX_H

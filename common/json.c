@@ -45,7 +45,10 @@ key_is_plain(const char *key)
 	return true;
 }
 
-/* Plain keys as ".key"; any other key quoted and escaped, as ["a.b"], so a key cannot forge a path. */
+/*
+ * Plain keys as ".key"; any other key quoted and escaped, as ["a.b"], so that a key cannot
+ * forge a path.
+ */
 size_t
 jpath_push_key(struct jctx *c, const char *key)
 {

@@ -24,7 +24,8 @@ static const char *const sc_base[] = {
 	"getuid", "geteuid", "getgid", "getegid", "clock_gettime", "clock_nanosleep",
 	"nanosleep", "gettimeofday", "uname", "sysinfo", "sched_getaffinity", "sched_yield",
 	"prlimit64", "getrlimit", "setrlimit", "set_robust_list", "rseq", "restart_syscall", "tgkill",
-	"poll", "ppoll", "pipe2", "umask", "prctl", "set_tid_address", "ioctl", NULL,
+	"poll", "ppoll", "select", "pselect6", "pipe2", "umask", "prctl", "set_tid_address",
+	"ioctl", NULL,
 };
 static const char *const sc_files[] = {
 	"openat", "open", "openat2", "getdents64", "mkdir", "mkdirat", "unlink", "unlinkat",

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <net/if.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,15 +53,32 @@ ns_enter_net(void)
 }
 
 /*
- * A fresh PID namespace (with its own /proc) and mount namespace: the caller continues as
- * pid 1 of the new namespace, in a child; the original process waits for it and exits with
- * its status.  Processes the test starts are the only ones it can see or signal.
+ * A fresh PID namespace (with its own /proc) and mount namespace.  Its pid 1 is a small
+ * init that reaps orphans (watchdogs end up there) and exits with the test's status; the
+ * caller continues as pid 2, in a child.  (Not as pid 1 itself: the kernel shields pid 1
+ * from signals, which breaks LeakSanitizer.)  The original process waits and exits with the
+ * same status.  Processes the test starts are the only ones it can see or signal.
  */
+static inline void
+ns_wait_exit(pid_t worker, bool reap_all)
+{
+	int status = 0;
+	pid_t p;
+
+	for (;;) {
+		p = waitpid(reap_all ? -1 : worker, &status, 0);
+		if (p == -1 && errno == EINTR)
+			continue;
+		if (p == -1 || p == worker)
+			break;
+	}
+	_exit(p == worker && WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+}
+
 static inline void
 ns_enter_pid(void)
 {
-	pid_t child;
-	int status;
+	pid_t child, worker;
 
 	if (geteuid() != 0)
 		ns_skip("needs root to create a PID namespace");
@@ -71,16 +89,17 @@ ns_enter_pid(void)
 	fflush(NULL);
 	if ((child = fork()) == -1)
 		ns_skip("fork failed");
-	if (child == 0) {
-		if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == -1) {
-			fprintf(stderr, "mount /proc: %s\n", strerror(errno));
-			_exit(1);
-		}
-		return;
+	if (child != 0)
+		ns_wait_exit(child, false);
+	/* pid 1 of the new namespace. */
+	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == -1) {
+		fprintf(stderr, "mount /proc: %s\n", strerror(errno));
+		_exit(1);
 	}
-	while (waitpid(child, &status, 0) == -1 && errno == EINTR)
-		;
-	exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+	if ((worker = fork()) == -1)
+		_exit(1);
+	if (worker != 0)
+		ns_wait_exit(worker, true);
 }
 
 /* A tmpfs of size bytes on dir (created), private to this mount namespace. */

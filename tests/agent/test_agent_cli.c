@@ -19,6 +19,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <sys/socket.h>
+
 #include <cjson/cJSON.h>
 
 #include "ns.h"
@@ -242,6 +248,79 @@ test_ttl_and_revert(void)
 	ASSERT_INT_EQ(list_count(), 0);
 }
 
+/* CPU seconds pid has used (utime + stime). */
+static double
+cpu_seconds(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut = 0, st = 0;
+	FILE *f;
+
+	(void)snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	p = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	if (p == NULL || (p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Resident set of pid in bytes. */
+static unsigned long long
+rss_bytes(pid_t pid)
+{
+	char path[64], line[256];
+	unsigned long long kb = 0;
+	FILE *f;
+
+	(void)snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmRSS: %llu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb * 1024;
+}
+
+static pid_t watchdog_of(const char *id);
+
+static void
+test_burn(void)
+{
+	char id[17];
+	double c0, c1;
+	pid_t wd;
+
+	TEST_START("cpu.burn 1 core at 50%: the watchdog uses half a CPU second per second");
+	ASSERT_INT_EQ(AGENT("inject", "--fault", "{\"type\":\"cpu.burn\",\"cores\":1,"
+	    "\"load_percent\":50}", "--ttl", "1m"), 0);
+	memcpy(id, out, 16);
+	id[16] = '\0';
+	wd = watchdog_of(id);
+	sleep_ms(300);
+	c0 = cpu_seconds(wd);
+	sleep_ms(2000);
+	c1 = cpu_seconds(wd);
+	printf("cpu.burn 50%%: %.2f CPU seconds in 2 s\n", c1 - c0);
+	ASSERT_TRUE(c1 - c0 > 0.8 && c1 - c0 < 1.2);
+	ASSERT_INT_EQ(AGENT("revert", id), 0);
+	ASSERT_TRUE(cpu_seconds(wd) < 0 || state_of(wd) == 'Z');
+
+	TEST_START("memory.hog 64MB: the watchdog holds 64MB resident until the revert");
+	ASSERT_INT_EQ(AGENT("inject", "--fault", "{\"type\":\"memory.hog\",\"size\":"
+	    "\"64MB\"}", "--ttl", "1m"), 0);
+	memcpy(id, out, 16);
+	wd = watchdog_of(id);
+	printf("memory.hog 64MB: watchdog resident %llu bytes\n", rss_bytes(wd));
+	ASSERT_TRUE(rss_bytes(wd) >= 64ULL << 20);
+	ASSERT_INT_EQ(AGENT("revert", id), 0);
+	ASSERT_TRUE(rss_bytes(wd) == 0);
+	ASSERT_INT_EQ(list_count(), 0);
+}
+
 static void
 test_pause_crash(void)
 {
@@ -437,6 +516,210 @@ test_kill_points(void)
 	(void)waitpid(victim, NULL, 0);
 }
 
+#define ECHO_PORT 7301
+
+/* An echo server on 127.0.0.1:ECHO_PORT, one connection at a time. */
+static void *
+echo_main(void *arg)
+{
+	int lfd = (int)(intptr_t)arg;
+
+	for (;;) {
+		int c = accept(lfd, NULL, NULL), one = 1;
+		char buf[4096];
+		ssize_t n;
+
+		if (c == -1)
+			continue;
+		(void)setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		while ((n = read(c, buf, sizeof(buf))) > 0)
+			if (write(c, buf, (size_t)n) != n)
+				break;
+		close(c);
+	}
+	return NULL;
+}
+
+static void
+echo_start(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(ECHO_PORT) };
+	pthread_t t;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1 || listen(fd, 64) == -1)
+		ns_skip("cannot start the echo server");
+	(void)pthread_create(&t, NULL, echo_main, (void *)(intptr_t)fd);
+	(void)pthread_detach(t);
+}
+
+/* Connects to the echo server within timeout_ms; the socket, or -1. */
+static int
+echo_connect(int timeout_ms)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(ECHO_PORT) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1, e = 0;
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	socklen_t len = sizeof(e);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1 && errno != EINPROGRESS) {
+		close(fd);
+		return -1;
+	}
+	if (poll(&p, 1, timeout_ms) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) == -1 ||
+	    e != 0) {
+		close(fd);
+		return -1;
+	}
+	(void)fcntl(fd, F_SETFL, 0);
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+static bool
+echo_reachable(void)
+{
+	int fd = echo_connect(300);
+
+	if (fd >= 0)
+		close(fd);
+	return fd >= 0;
+}
+
+static double
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Median round trip of a 64-byte message over one connection, or -1. */
+static double
+echo_rtt_ms(void)
+{
+	double v[9];
+	char buf[64] = "ping";
+	int fd = echo_connect(2000);
+
+	if (fd < 0)
+		return -1;
+	for (int i = 0; i < 9; i++) {
+		double t0 = now_ms();
+
+		if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf) ||
+		    recv(fd, buf, sizeof(buf), MSG_WAITALL) != (ssize_t)sizeof(buf)) {
+			close(fd);
+			return -1;
+		}
+		v[i] = now_ms() - t0;
+	}
+	close(fd);
+	qsort(v, 9, sizeof(double), cmp_double);
+	return v[4];
+}
+
+static pid_t
+watchdog_of(const char *id)
+{
+	cJSON *root, *e = list_entry(id, &root);
+	pid_t wd = e != NULL ? (pid_t)cJSON_GetNumberValue(cJSON_GetObjectItem(e,
+	    "watchdog_pid")) : 0;
+
+	cJSON_Delete(root);
+	return wd;
+}
+
+static void
+test_network(void)
+{
+	char id[17], fault[256];
+	double rtt, base, t0;
+	pid_t wd;
+
+	(void)snprintf(fault, sizeof(fault), "{\"type\":\"network.partition\",\"peers\":"
+	    "[\"127.0.0.1\"],\"ports\":[%d],\"direction\":\"egress\"}", ECHO_PORT);
+	echo_start();
+	TEST_START("network.partition through the binary: blocked, then restored by revert");
+	ASSERT_TRUE(echo_reachable());
+	ASSERT_INT_EQ(AGENT("inject", "--fault", fault, "--ttl", "1m"), 0);
+	memcpy(id, out, 16);
+	id[16] = '\0';
+	ASSERT_TRUE(!echo_reachable());
+	ASSERT_INT_EQ(AGENT("revert", id), 0);
+	ASSERT_TRUE(echo_reachable());
+
+	TEST_START("no agent process left: the kernel lifts a partition at its TTL (REL-03)");
+	ASSERT_INT_EQ(AGENT("inject", "--fault", fault, "--ttl", "2s"), 0);
+	memcpy(id, out, 16);
+	t0 = now_ms();
+	wd = watchdog_of(id);
+	ASSERT_TRUE(wd > 1);
+	if (wd > 1)
+		(void)kill(wd, SIGKILL);
+	ASSERT_TRUE(!echo_reachable());
+	while (!echo_reachable() && now_ms() - t0 < 5000)
+		sleep_ms(100);
+	printf("partition lifted by the kernel %.0f ms after inject (TTL 2000 ms)\n",
+	    now_ms() - t0);
+	ASSERT_TRUE(now_ms() - t0 < 3300);
+	ASSERT_INT_EQ(list_count(), 0);
+
+	TEST_START("network.latency 100ms via the proxy: round trips 100 ms longer, then not");
+	base = echo_rtt_ms();
+	(void)snprintf(fault, sizeof(fault), "{\"type\":\"network.latency\",\"delay\":"
+	    "\"100ms\",\"peers\":[\"127.0.0.1\"],\"ports\":[%d],\"direction\":"
+	    "\"egress\"}", ECHO_PORT);
+	ASSERT_INT_EQ(AGENT("inject", "--fault", fault, "--ttl", "1m"), 0);
+	memcpy(id, out, 16);
+	rtt = echo_rtt_ms();
+	printf("latency: baseline %.3f ms, with 100ms fault %.3f ms\n", base, rtt);
+	ASSERT_TRUE(rtt > base + 90 && rtt < base + 110);
+	ASSERT_INT_EQ(AGENT("revert", id), 0);
+	rtt = echo_rtt_ms();
+	ASSERT_TRUE(rtt >= 0 && rtt < 10);
+
+	TEST_START("the proxy's watchdog killed: connections go direct again, no black hole");
+	ASSERT_INT_EQ(AGENT("inject", "--fault", fault, "--ttl", "1m"), 0);
+	memcpy(id, out, 16);
+	wd = watchdog_of(id);
+	ASSERT_TRUE(wd > 1);
+	t0 = now_ms();
+	if (wd > 1)
+		(void)kill(wd, SIGKILL);
+	while ((rtt = echo_rtt_ms()) < 0 && now_ms() - t0 < 6000)
+		sleep_ms(100);
+	printf("proxy killed: direct connections again after %.0f ms\n", now_ms() - t0);
+	ASSERT_TRUE(rtt >= 0 && rtt < 10);
+	ASSERT_TRUE(now_ms() - t0 < 4500);
+	ASSERT_INT_EQ(list_count(), 0);
+
+	TEST_START("network.bandwidth on lo through the binary, verified in the kernel");
+	ASSERT_INT_EQ(AGENT("inject", "--fault", "{\"type\":\"network.bandwidth\",\"rate\":"
+	    "\"8mbit\",\"device\":\"lo\"}", "--ttl", "1m"), 0);
+	memcpy(id, out, 16);
+	{
+		cJSON *root, *e = list_entry(id, &root);
+
+		ASSERT_TRUE(e != NULL && cJSON_IsTrue(cJSON_GetObjectItem(e, "in_effect")));
+		cJSON_Delete(root);
+	}
+	ASSERT_INT_EQ(AGENT("revert", id), 0);
+	ASSERT_INT_EQ(list_count(), 0);
+}
+
 static void
 test_sandbox(void)
 {
@@ -473,9 +756,11 @@ main(void)
 	ns_mount_tmpfs(FILL, 64ULL << 20);
 	test_capabilities();
 	test_ttl_and_revert();
+	test_burn();
 	test_pause_crash();
 	test_refusals();
 	test_kill_points();
+	test_network();
 	test_sandbox();
 	(void)AGENT("revert", "--all");
 	return test_done();
