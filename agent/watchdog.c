@@ -24,6 +24,12 @@
 #define WD_READY_FD	3	/* In the watchdog: the pipe to the agent that started it. */
 #define WD_KEEP_FD	4	/* In the watchdog: the descriptor handed over (the proxy's). */
 
+/* What the watchdog tells the agent that started it, once it holds the fault. */
+struct wd_ready {
+	pid_t pid;
+	uint8_t status;		/* 0, or the errno that kept it from holding the fault. */
+};
+
 /* What the watchdog holds while it waits for the TTL. */
 struct wd_hold {
 	struct burn *burn;
@@ -141,8 +147,8 @@ watchdog_main(struct agent *a, const struct jentry *e, const struct fault *f, in
 	bool restart_watch = f->type == FAULT_PROCESS_KILL && f->u.kill.expect_restart_ms > 0;
 	int64_t kill_mono = gd_mono_ms(), next_renew = 0;
 	char entry_path[GD_MAX_PATH_BYTES + 64];
+	struct wd_ready ready = { 0 };
 	sigset_t set;
-	uint8_t status;
 	int r;
 
 	(void)snprintf(entry_path, sizeof(entry_path), "%s/journal/%s.json", a->state_dir, e->id);
@@ -152,8 +158,10 @@ watchdog_main(struct agent *a, const struct jentry *e, const struct fault *f, in
 	sigaddset(&set, SIGHUP);
 	(void)pthread_sigmask(SIG_BLOCK, &set, NULL);
 	r = hold_start(&h, f);
-	status = r < 0 ? (uint8_t)-r : 0;
-	if (write(WD_READY_FD, &status, 1) != 1)
+	/* One write of pid and status: atomic on a pipe, so it is never read interleaved. */
+	ready.pid = getpid();
+	ready.status = r < 0 ? (uint8_t)-r : 0;
+	if (write(WD_READY_FD, &ready, sizeof(ready)) != (ssize_t)sizeof(ready))
 		r = -EPIPE;	/* Nobody waits for us: the inject gave up. */
 	close(WD_READY_FD);
 	if (r < 0)
@@ -248,10 +256,10 @@ int
 watchdog_start(struct agent *a, const struct jentry *e, const struct fault *f, int keep_fd,
     struct jproc *ret, char *why, size_t whylen)
 {
+	struct wd_ready ready = { 0 };
 	struct procstat st;
 	int p[2], wstatus, r = 0;
-	pid_t child, wd = 0;
-	uint8_t status = 0;
+	pid_t child, wd;
 
 	if (pipe2(p, O_CLOEXEC) == -1)
 		return -errno;
@@ -261,7 +269,7 @@ watchdog_start(struct agent *a, const struct jentry *e, const struct fault *f, i
 		goto out;
 	}
 	if (child == 0) {
-		/* The middle process: fork the watchdog, report its pid, exit. */
+		/* The middle process: fork the watchdog and exit, so that init adopts it. */
 		pid_t g = fork();
 
 		if (g == 0) {
@@ -270,22 +278,20 @@ watchdog_start(struct agent *a, const struct jentry *e, const struct fault *f, i
 				_exit(1);
 			watchdog_main(a, e, f, keep_fd >= 0 ? WD_KEEP_FD : -1);
 		}
-		if (write(p[1], &g, sizeof(g)) != (ssize_t)sizeof(g))
-			_exit(1);
 		_exit(g > 0 ? 0 : 1);
 	}
 	close(p[1]);
 	p[1] = -1;
 	while (waitpid(child, &wstatus, 0) == -1 && errno == EINTR)
 		;
-	if (read(p[0], &wd, sizeof(wd)) != (ssize_t)sizeof(wd) || wd <= 0 ||
-	    read(p[0], &status, 1) != 1) {
+	if (read(p[0], &ready, sizeof(ready)) != (ssize_t)sizeof(ready) || ready.pid <= 1) {
 		r = -ECHILD;
 		(void)snprintf(why, whylen, "the watchdog did not start");
 		goto out;
 	}
-	if (status != 0 || procfs_stat(wd, &st) < 0) {
-		r = status != 0 ? -(int)status : -ESRCH;
+	wd = ready.pid;
+	if (ready.status != 0 || procfs_stat(wd, &st) < 0) {
+		r = ready.status != 0 ? -(int)ready.status : -ESRCH;
 		(void)snprintf(why, whylen, "the watchdog could not hold the fault: %s",
 		    strerror(-r));
 		goto out;

@@ -721,6 +721,92 @@ test_network(void)
 }
 
 static void
+test_revert_failed(void)
+{
+	char id[17], path[128];
+	cJSON *root, *e;
+
+	TEST_START("a revert that fails is reported as such, kept, and retried (REL-12)");
+	ASSERT_INT_EQ(AGENT("inject", "--fault", "{\"type\":\"disk.fill\",\"path\":\"" FILL
+	    "\",\"size\":\"4MB\",\"keep_free\":\"1MB\"}", "--ttl", "1m"), 0);
+	memcpy(id, out, 16);
+	id[16] = '\0';
+	(void)snprintf(path, sizeof(path), FILL "/.gameday-fill-%s", id);
+	/* Someone put a non-empty directory where our file was: unlink fails. */
+	ASSERT_INT_EQ(unlink(path), 0);
+	ASSERT_INT_EQ(mkdir(path, 0755), 0);
+	ASSERT_INT_EQ(mkdir(FILL "/.gameday-fill-keep", 0755), 0);
+	ASSERT_INT_EQ(AGENT("revert", id), 1);
+	ASSERT_TRUE(strstr(err, "revert") != NULL);
+	e = list_entry(id, &root);
+	ASSERT_TRUE(e != NULL);
+	if (e != NULL) {
+		ASSERT_STR_EQ(cJSON_GetStringValue(cJSON_GetObjectItem(e, "state")),
+		    "revert_failed");
+		ASSERT_TRUE(cJSON_GetObjectItem(e, "error") != NULL);
+		ASSERT_TRUE(cJSON_IsTrue(cJSON_GetObjectItem(e, "in_effect")));
+	}
+	cJSON_Delete(root);
+	ASSERT_INT_EQ(list_count(), 1);	/* The retry fails again: still there. */
+	ASSERT_INT_EQ(rmdir(path), 0);
+	ASSERT_INT_EQ(rmdir(FILL "/.gameday-fill-keep"), 0);
+	ASSERT_INT_EQ(list_count(), 0);	/* Retried by the sweep, and verified. */
+}
+
+/* One inject and revert of every type, n times; then nothing may be left anywhere. */
+static void
+test_churn(void)
+{
+	static const char *const faults[] = {
+		"{\"type\":\"process.pause\",\"match\":{\"comm\":\"gdchurn\"}}",
+		"{\"type\":\"disk.fill\",\"path\":\"" FILL "\",\"size\":\"4MB\","
+		    "\"keep_free\":\"1MB\"}",
+		"{\"type\":\"cpu.burn\",\"cores\":1,\"load_percent\":10}",
+		"{\"type\":\"memory.hog\",\"size\":\"4MB\"}",
+		"{\"type\":\"network.partition\",\"peers\":[\"192.0.2.0/24\"]}",
+		"{\"type\":\"network.loss\",\"percent\":50,\"ports\":[9]}",
+		"{\"type\":\"network.latency\",\"delay\":\"10ms\",\"ports\":[9]}",
+		"{\"type\":\"network.bandwidth\",\"rate\":\"8mbit\",\"device\":\"lo\"}",
+	};
+	const char *env = getenv("GD_CHURN_N");
+	long n = env != NULL ? strtol(env, NULL, 10) : 10;
+	pid_t victim = spawn_named("gdchurn");
+	size_t failed = 0;
+	struct statvfs v;
+	double t0 = now_ms();
+
+	TEST_START("inject/revert churn of every type leaves nothing behind (REL-10)");
+	sleep_ms(30);
+	for (long i = 0; i < n; i++)
+		for (size_t k = 0; k < sizeof(faults) / sizeof(faults[0]); k++) {
+			char id[17];
+
+			if (AGENT("inject", "--fault", faults[k], "--ttl", "1m") != 0) {
+				printf("churn: inject %zu failed: %s", k, err);
+				failed++;
+				continue;
+			}
+			memcpy(id, out, 16);
+			id[16] = '\0';
+			if (AGENT("revert", id) != 0) {
+				printf("churn: revert %zu failed: %s", k, err);
+				failed++;
+			}
+		}
+	printf("churn: %ld rounds of %zu types in %.1f s\n", n, sizeof(faults) / sizeof(faults[0]),
+	    (now_ms() - t0) / 1000);
+	ASSERT_INT_EQ(failed, 0);
+	ASSERT_INT_EQ(list_count(), 0);
+	for (int i = 0; i < 30 && count_agents() > 0; i++)
+		sleep_ms(50);
+	ASSERT_INT_EQ(count_agents(), 0);
+	ASSERT_TRUE(statvfs(FILL, &v) == 0 && v.f_bfree == v.f_blocks);
+	ASSERT_TRUE(state_of(victim) != 'T');
+	(void)kill(victim, SIGKILL);
+	(void)waitpid(victim, NULL, 0);
+}
+
+static void
 test_sandbox(void)
 {
 	pid_t pid;
@@ -761,6 +847,8 @@ main(void)
 	test_refusals();
 	test_kill_points();
 	test_network();
+	test_revert_failed();
+	test_churn();
 	test_sandbox();
 	(void)AGENT("revert", "--all");
 	return test_done();
