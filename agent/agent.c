@@ -184,6 +184,7 @@ apply_latency(struct agent *a, struct jentry *e, const struct fault *f, char *wh
 {
 	struct net_redirect redir = { .mark = GD_PROXY_MARK };
 	struct fault_net *net;
+	int64_t left;
 	int fd = -1, r;
 
 	if ((r = latency_backend(f, e->backend, why, whylen)) < 0)
@@ -211,9 +212,10 @@ apply_latency(struct agent *a, struct jentry *e, const struct fault *f, char *wh
 	close(fd);
 	if ((r = journal_write(a->j, e)) < 0)
 		return r;
-	return fault_net_apply(net, e->id, f, &a->pol.exempt, &redir,
-	    GD_PROXY_LEASE_MS < (uint64_t)(e->expires_ms - gd_now_ms()) ? GD_PROXY_LEASE_MS :
-	    (uint64_t)(e->expires_ms - gd_now_ms()), why, whylen);
+	left = e->expires_ms - gd_now_ms();
+	left = left < 1 ? 1 : left > (int64_t)GD_PROXY_LEASE_MS ? (int64_t)GD_PROXY_LEASE_MS : left;
+	return fault_net_apply(net, e->id, f, &a->pol.exempt, &redir, (uint64_t)left, why,
+	    whylen);
 }
 
 static int
@@ -266,11 +268,38 @@ apply_disk(struct agent *a, struct jentry *e, const struct fault *f, char *why, 
 	return fault_disk_apply(&plan, why, whylen);
 }
 
+/* Without a configured cap, memory.hog may take at most half of MemAvailable. */
+static int
+memory_allowed(struct agent *a, const struct fault *f, char *why, size_t whylen)
+{
+	uint64_t bytes, avail = 0;
+	int r;
+
+	if ((r = fault_burn_mem_bytes(&f->u.mem.size, &bytes)) < 0) {
+		WHY("cannot read the memory size: %s", strerror(-r));
+		return r;
+	}
+	if (a->pol.max_memory_bytes > 0)
+		return 0;	/* policy_check() has held it to the cap. */
+	if ((r = fault_burn_mem_available(&avail)) < 0) {
+		WHY("cannot read MemAvailable: %s", strerror(-r));
+		return r;
+	}
+	if (bytes > avail / 2) {
+		WHY("memory.hog asks for %llu bytes; this host allows half of MemAvailable, %llu",
+		    (unsigned long long)bytes, (unsigned long long)(avail / 2));
+		return -EPERM;
+	}
+	return 0;
+}
+
 static int
 apply_held(struct agent *a, struct jentry *e, const struct fault *f, char *why, size_t whylen)
 {
 	int r;
 
+	if (f->type == FAULT_MEMORY_HOG && (r = memory_allowed(a, f, why, whylen)) < 0)
+		return r;
 	if (f->type == FAULT_CPU_BURN && f->u.cpu.cores > fault_burn_online_cpus()) {
 		WHY("cpu.burn asks for %u cores; this host has %u online", f->u.cpu.cores,
 		    fault_burn_online_cpus());
@@ -315,8 +344,12 @@ revert_effect(struct agent *a, const struct jentry *e, const struct fault *f)
 	struct fault_net *net;
 	int r = 0, r2;
 
-	if (e->holder.pid != 0 && e->holder.pid != getpid())
-		r = watchdog_stop(&e->holder);
+	/* The proxy's redirect goes first: a redirect to a stopped proxy refuses connections. */
+	if (f->type == FAULT_NET_LATENCY && strcmp(e->backend, "proxy") == 0 &&
+	    ((r2 = agent_net(a, &net)) < 0 || (r2 = fault_net_revert(net, e->id)) < 0))
+		r = r2;
+	if (e->holder.pid != 0 && e->holder.pid != getpid() && (r2 = watchdog_stop(&e->holder)) < 0)
+		r = r2;
 	switch (f->type) {
 	case FAULT_PROCESS_PAUSE:
 		for (size_t i = 0; i < e->nprocs; i++)
@@ -350,13 +383,29 @@ revert_effect(struct agent *a, const struct jentry *e, const struct fault *f)
 	return r;
 }
 
-/* Reads the kernel, /proc or the disk: is anything of e still in effect? */
+/* Our root qdisc on dev; a device that is gone holds nothing, any other error counts. */
+static bool
+tc_in_effect(const char *dev)
+{
+	bool present = false;
+	char kind[16];
+	int r;
+
+	if (dev[0] == '\0')
+		return false;
+	r = fault_tc_status(dev, &present, kind);
+	return r == -ENODEV ? false : r < 0 || present;
+}
+
+/*
+ * Reads the kernel, /proc or the disk: is anything of e still in effect?  When the answer
+ * cannot be read, it is yes: a revert is never reported done on a guess.
+ */
 static bool
 in_effect(struct agent *a, const struct jentry *e, const struct fault *f)
 {
 	struct fault_net *net;
 	bool present = false, live = false;
-	char kind[16];
 	uint64_t bytes;
 
 	if (held_by_watchdog(e, f->type) && e->holder.pid != 0 && e->holder.pid != getpid() &&
@@ -370,8 +419,7 @@ in_effect(struct agent *a, const struct jentry *e, const struct fault *f)
 		return false;
 	case FAULT_NET_LATENCY:
 		if (strcmp(e->backend, "netem") == 0)
-			return e->dev[0] != '\0' && fault_tc_status(e->dev, &present, kind) == 0 &&
-			    present;
+			return tc_in_effect(e->dev);
 		__attribute__((fallthrough));
 	case FAULT_NET_PARTITION:
 	case FAULT_NET_LOSS:
@@ -379,8 +427,7 @@ in_effect(struct agent *a, const struct jentry *e, const struct fault *f)
 			return true;	/* Unknown counts as in effect: never claim a revert. */
 		return present;
 	case FAULT_NET_BANDWIDTH:
-		return e->dev[0] != '\0' && fault_tc_status(e->dev, &present, kind) == 0 &&
-		    present;
+		return tc_in_effect(e->dev);
 	case FAULT_DISK_FILL:
 		return e->path[0] != '\0' && (fault_disk_status(e->path, &present, &bytes) < 0 ||
 		    present);
@@ -417,10 +464,13 @@ revert_entry(struct agent *a, struct jentry *e, char *why, size_t whylen)
 	}
 	e->state = JSTATE_REVERTING;
 	e->attempts++;
-	if ((r = journal_write(a->j, e)) < 0) {
-		WHY("cannot write the journal: %s", strerror(-r));
-		goto out;
-	}
+	/*
+	 * If the journal cannot be written (a full disk, perhaps this very fault's), revert
+	 * anyway: the entry on disk still names the fault, and reverts are idempotent.
+	 */
+	if ((r = journal_write(a->j, e)) < 0)
+		log_warnx("fault=%s cannot write the journal (%s), reverting anyway", e->id,
+		    strerror(-r));
 	crashpoint("revert:journaled");
 	r = revert_effect(a, e, &f);
 	crashpoint("revert:reverted");

@@ -20,7 +20,8 @@ int fault_burn_cpu_start(uint32_t cores, uint32_t load_percent, struct burn **re
 
 /*
  * Maps bytes of anonymous memory and writes every page, so it is resident; locks it with
- * mlock() when the host allows (*ret_locked says whether it did).
+ * mlock() when the host allows (*ret_locked says whether it did).  Sets the calling
+ * process's oom_score_adj to 1000 first: under pressure the hog goes, not a service.
  */
 int fault_burn_mem_start(uint64_t bytes, struct burn **ret, bool *ret_locked);
 
@@ -29,6 +30,9 @@ struct burn *fault_burn_stop(struct burn *b);
 
 /* memory.hog's size in bytes: a percentage is of MemTotal. */
 int fault_burn_mem_bytes(const struct gd_size *size, uint64_t *ret);
+
+/* MemAvailable from /proc/meminfo, in bytes. */
+int fault_burn_mem_available(uint64_t *ret);
 
 /* Online CPUs, for checking cpu.burn's cores. */
 uint32_t fault_burn_online_cpus(void);

@@ -168,6 +168,30 @@ open_parent(const char *path, const char **ret_name)
 	return fd;
 }
 
+/*
+ * Others write too, and the allocation has its own metadata: check keep_free again once
+ * the space is taken, and give back what it lacks.
+ */
+static int
+keep_free_after(int fd, const struct disk_plan *plan, char *why, size_t whylen)
+{
+	struct statvfs vfs;
+	uint64_t avail, lack;
+
+	if (fstatvfs(fd, &vfs) == -1)
+		return -errno;
+	avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	if (avail >= plan->keep_free)
+		return 0;
+	lack = plan->keep_free - avail;
+	if (lack >= plan->bytes) {
+		(void)snprintf(why, whylen, "the filesystem filled up meanwhile: less than "
+		    "keep_free (%llu bytes) would stay available", (unsigned long long)plan->keep_free);
+		return -ENOSPC;
+	}
+	return ftruncate(fd, (off_t)(plan->bytes - lack)) == -1 ? -errno : 0;
+}
+
 int
 fault_disk_apply(const struct disk_plan *plan, char *why, size_t whylen)
 {
@@ -191,6 +215,8 @@ fault_disk_apply(const struct disk_plan *plan, char *why, size_t whylen)
 		(void)snprintf(why, whylen, "fallocate of %llu bytes in %s failed: %s",
 		    (unsigned long long)plan->bytes, plan->path, strerror(-r));
 	}
+	if (r == 0)
+		r = keep_free_after(fd, plan, why, whylen);
 	if (r == 0 && fsync(fd) == -1)
 		r = -errno;
 	close(fd);

@@ -223,8 +223,11 @@ bool
 fault_proc_is_stopped(const struct jproc *p)
 {
 	struct procstat st;
+	int r = procfs_stat(p->pid, &st);
 
-	return procfs_stat(p->pid, &st) == 0 && st.start == p->start && st.state == 'T';
+	if (r == -ESRCH)
+		return false;
+	return r < 0 || (st.start == p->start && st.state == 'T');	/* Unknown: maybe. */
 }
 
 bool

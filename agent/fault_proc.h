@@ -27,7 +27,10 @@ int fault_proc_select(const struct fault *f, const struct policy *pol, struct jp
 /* Sends signo to p if it is still the same process.  -ESRCH when it is gone or reused. */
 int fault_proc_signal(const struct jproc *p, int signo);
 
-/* Whether p is still the same process and stopped (state T); false when it is gone. */
+/*
+ * Whether p is still the same process and stopped (state T); false when it is gone, true
+ * when /proc cannot be read (a revert must not be reported on a guess).
+ */
 bool fault_proc_is_stopped(const struct jproc *p);
 
 /* Whether p is still the same process (and not a zombie). */

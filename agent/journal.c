@@ -79,6 +79,22 @@ mkdir_at(int dirfd, const char *name)
 	return 0;
 }
 
+/*
+ * The journal decides which processes a revert signals and which files it removes: only
+ * this user may write it.
+ */
+static int
+check_owner(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == -1)
+		return -errno;
+	if (st.st_uid != geteuid() || (st.st_mode & 022) != 0)
+		return -EACCES;
+	return 0;
+}
+
 int
 journal_open(const char *dir, struct journal **ret)
 {
@@ -94,6 +110,8 @@ journal_open(const char *dir, struct journal **ret)
 		r = -errno;
 		goto fail;
 	}
+	if ((r = check_owner(sfd)) < 0)
+		goto fail;
 	if ((r = mkdir_at(sfd, "journal")) < 0)
 		goto fail;
 	j->dirfd = openat(sfd, "journal", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
@@ -453,6 +471,43 @@ load_one(struct journal *j, const char *id, struct jentry **ret)
 }
 
 int
+journal_peek_state(const char *dir, const char *id, enum jstate *ret)
+{
+	char path[GD_MAX_PATH_BYTES + 64], *buf = NULL, state[20];
+	cJSON *o;
+	size_t len = 0;
+	int r;
+
+	if (!fault_id_valid(id))
+		return -EINVAL;
+	(void)snprintf(path, sizeof(path), "%s/journal", dir);
+	{
+		int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		char name[GD_FAULT_ID_LEN + 8];
+
+		if (dfd == -1)
+			return -errno;
+		(void)snprintf(name, sizeof(name), "%s.json", id);
+		r = read_entry_file(dfd, name, &buf, &len);
+		close(dfd);
+	}
+	if (r < 0)
+		return r;
+	o = cJSON_ParseWithLength(buf, len);
+	gd_free(buf);
+	r = o != NULL && get_str(o, "state", state, sizeof(state)) ? 0 : -EBADMSG;
+	cJSON_Delete(o);
+	if (r < 0)
+		return r;
+	for (size_t s = 0; s <= JSTATE_REVERT_FAILED; s++)
+		if (strcmp(state, jstate_names[s]) == 0) {
+			*ret = (enum jstate)s;
+			return 0;
+		}
+	return -EBADMSG;
+}
+
+int
 journal_get(struct journal *j, const char *id, struct jentry **ret)
 {
 	if (!fault_id_valid(id))
@@ -506,8 +561,8 @@ journal_load(struct journal *j, struct jentry ***ret, size_t *ret_n)
 		id[GD_FAULT_ID_LEN] = '\0';
 		if (!fault_id_valid(id))
 			continue;
-		if ((r = load_one(j, id, &e)) == -ENOMEM)
-			break;
+		if ((r = load_one(j, id, &e)) < 0 && r != -EBADMSG)
+			break;	/* Out of memory or descriptors: no reason to doubt the file. */
 		if (r < 0) {
 			quarantine(j, id, r);
 			r = 0;

@@ -55,7 +55,10 @@ struct jentry {
 
 struct journal;
 
-/* Opens (creating it 0700 if needed) and locks dir.  Caller owns *ret (journal_close()). */
+/*
+ * Opens (creating it 0700 if needed) and locks dir.  -EACCES when dir is not owned by this
+ * user or is writable by others.  Caller owns *ret (journal_close()).
+ */
 int journal_open(const char *dir, struct journal **ret);
 struct journal *journal_close(struct journal *j);
 
@@ -69,6 +72,11 @@ int journal_remove(struct journal *j, const char *id);
  * the entries (jentries_free()).
  */
 int journal_load(struct journal *j, struct jentry ***ret, size_t *ret_n);
+/*
+ * The state of entry id in dir, read without the lock (files are replaced atomically): for
+ * a watchdog that must tell a revert's SIGTERM from anyone else's.
+ */
+int journal_peek_state(const char *dir, const char *id, enum jstate *ret);
 /* One entry; -ENOENT when there is none. */
 int journal_get(struct journal *j, const char *id, struct jentry **ret);
 

@@ -331,7 +331,8 @@ main(int argc, char **argv)
 		usage("unexpected argument");
 	if ((r = agent_open(&a, &pol, arg_state_dir)) < 0) {
 		(void)fprintf(stderr, "gameday-agent: cannot open the state dir %s: %s\n",
-		    log_esc(arg_state_dir), strerror(-r));
+		    log_esc(arg_state_dir), r == -EACCES ? "it must belong to this user and not "
+		    "be writable by group or others" : strerror(-r));
 		return EXIT_FAILED;
 	}
 	if ((r = sandbox_enter(SANDBOX_AGENT_ONESHOT)) < 0) {

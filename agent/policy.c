@@ -20,11 +20,13 @@ policy_init(struct policy *p)
 		p->type_allowed[i] = true;
 	p->ttl_cap_ms = GD_MAX_RUN_MS;
 	p->protected_comms[p->nprotected_comms++] = "sshd";
+	p->protected_comms[p->nprotected_comms++] = "sshd-session";	/* OpenSSH 9.8 on. */
+	p->protected_comms[p->nprotected_comms++] = "sshd-auth";
 	p->protected_comms[p->nprotected_comms++] = "gameday-agent";
 	p->protected_comms[p->nprotected_comms++] = "gamedayd";
 	p->protected_comms[p->nprotected_comms++] = "systemd";
 	p->protected_comms[p->nprotected_comms++] = "init";
-	p->max_memory_bytes = 0;	/* 0: half of MemAvailable at inject time. */
+	p->max_memory_bytes = 0;	/* 0: half of MemAvailable at inject time (agent.c). */
 	p->exempt.local_ports[p->exempt.nlocal_ports++] = 22;
 }
 

@@ -1,6 +1,7 @@
 #include "watchdog.h"
 
 #include <errno.h>
+#include <time.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -23,6 +24,16 @@
 
 #define WD_READY_FD	3	/* In the watchdog: the pipe to the agent that started it. */
 #define WD_KEEP_FD	4	/* In the watchdog: the descriptor handed over (the proxy's). */
+#define WD_READY_TIMEOUT_MS	30000
+
+static void
+sleep_ms(int64_t ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
 
 /* What the watchdog tells the agent that started it, once it holds the fault. */
 struct wd_ready {
@@ -121,21 +132,58 @@ record_restart(const char *state_dir, const struct policy *pol, const char *id, 
 }
 
 /* Reverts id through the ordinary path; the journal lock serialises it with everyone. */
-static void
-revert_at_ttl(const char *state_dir, const struct policy *pol, const char *id)
+/*
+ * Reverts id through the ordinary path; the journal lock serialises it with everyone.
+ * Returns true when the fault is gone (reverted now, or by someone else before).
+ */
+static bool
+revert_now(const char *state_dir, const struct policy *pol, const char *id)
 {
 	char why[256];
 	struct agent a;
 	int r;
 
 	if ((r = agent_open(&a, pol, state_dir)) < 0) {
-		log_warnx("fault=%s cannot open the journal at the TTL: %s", id, strerror(-r));
-		return;
+		log_warnx("fault=%s cannot open the journal: %s", id, strerror(-r));
+		return false;
 	}
 	r = agent_revert(&a, id, why, sizeof(why));
 	if (r < 0 && r != -ENOENT)
-		log_warnx("fault=%s revert at the TTL failed: %s", id, why);
+		log_warnx("fault=%s revert failed, will retry: %s", id, why);
 	agent_close(&a);
+	return r == 0 || r == -ENOENT;
+}
+
+/*
+ * The TTL has come, or someone other than a reverter stopped us: revert, and keep trying
+ * (1 s, 2 s, 4 s ... 30 s apart) until the entry is gone.  Nothing else would retry it.
+ */
+static _Noreturn void
+revert_until_gone(struct wd_hold *h, const struct agent *a, const char *id,
+    const char *entry_path)
+{
+	int64_t backoff = 1000;
+
+	for (;;) {
+		bool gone = revert_now(a->state_dir, &a->pol, id);
+
+		/* Whatever we hold ends only now: the redirect of a proxy is gone first. */
+		hold_stop(h);
+		if (gone || (access(entry_path, F_OK) == -1 && errno == ENOENT))
+			_exit(0);
+		sleep_ms(backoff);
+		backoff = backoff * 2 > 30000 ? 30000 : backoff * 2;
+	}
+}
+
+/* A SIGTERM from a revert comes after the entry says "reverting"; any other is not one. */
+static bool
+revert_under_way(const struct agent *a, const char *id)
+{
+	enum jstate st;
+
+	return journal_peek_state(a->state_dir, id, &st) < 0 || st == JSTATE_REVERTING ||
+	    st == JSTATE_REVERT_FAILED;
 }
 
 /* The watchdog's life: hold, wait for the TTL or SIGTERM, act. */
@@ -146,6 +194,8 @@ watchdog_main(struct agent *a, const struct jentry *e, const struct fault *f, in
 	struct fault_net *net = NULL;
 	bool restart_watch = f->type == FAULT_PROCESS_KILL && f->u.kill.expect_restart_ms > 0;
 	int64_t kill_mono = gd_mono_ms(), next_renew = 0;
+	/* Both clocks: the wall clock may be stepped back; the TTL must not grow with it. */
+	int64_t mono_deadline = gd_mono_ms() + (e->expires_ms - gd_now_ms());
 	char entry_path[GD_MAX_PATH_BYTES + 64];
 	struct wd_ready ready = { 0 };
 	sigset_t set;
@@ -167,10 +217,12 @@ watchdog_main(struct agent *a, const struct jentry *e, const struct fault *f, in
 	if (r < 0)
 		_exit(1);
 	for (;;) {
-		int64_t now = gd_now_ms(), left = e->expires_ms - now, wait;
+		int64_t left = e->expires_ms - gd_now_ms(), mleft = mono_deadline - gd_mono_ms();
+		int64_t wait;
 		struct timespec ts;
 		siginfo_t si;
 
+		left = mleft < left ? mleft : left;
 		if (left <= 0)
 			break;
 		/*
@@ -201,20 +253,24 @@ watchdog_main(struct agent *a, const struct jentry *e, const struct fault *f, in
 					record_restart(a->state_dir, &a->pol, e->id, ms);
 			}
 		}
-		wait = restart_watch ? 20 : h.proxy_running ? 1000 : 1000;
+		wait = restart_watch ? 20 : 1000;
 		wait = left < wait ? left : wait;
 		ts = (struct timespec){ .tv_sec = wait / 1000, .tv_nsec = (wait % 1000) * 1000000L };
-		if (sigtimedwait(&set, &si, &ts) > 0) {
-			/* A revert is under way and does the rest: just let go. */
+		if (sigtimedwait(&set, &si, &ts) <= 0)
+			continue;
+		if (revert_under_way(a, e->id)) {
+			/* The reverter holds the lock and does the rest: just let go. */
 			hold_stop(&h);
 			fault_net_close(net);
 			_exit(0);
 		}
+		/* A service manager or a session ending: the fault must not lose its guard. */
+		log_warnx("fault=%s watchdog stopped by signal %d, reverting first", e->id,
+		    si.si_signo);
+		break;
 	}
-	hold_stop(&h);
 	net = fault_net_close(net);
-	revert_at_ttl(a->state_dir, &a->pol, e->id);
-	_exit(0);
+	revert_until_gone(&h, a, e->id, entry_path);
 }
 
 /* Moves fd to target, whatever other descriptor sits there. */
@@ -235,9 +291,9 @@ detach(int ready_fd, int keep_fd)
 {
 	int hi_ready, hi_keep = -1, null;
 
-	/* Park both far above 0..4 first, so that moving one cannot close the other. */
-	if ((hi_ready = fcntl(ready_fd, F_DUPFD_CLOEXEC, 100)) == -1 ||
-	    (keep_fd >= 0 && (hi_keep = fcntl(keep_fd, F_DUPFD_CLOEXEC, 100)) == -1))
+	/* Park both above 0..4 first, so that moving one cannot close the other. */
+	if ((hi_ready = fcntl(ready_fd, F_DUPFD_CLOEXEC, WD_KEEP_FD + 1)) == -1 ||
+	    (keep_fd >= 0 && (hi_keep = fcntl(keep_fd, F_DUPFD_CLOEXEC, WD_KEEP_FD + 1)) == -1))
 		return -errno;
 	if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
 		return -errno;
@@ -258,6 +314,7 @@ watchdog_start(struct agent *a, const struct jentry *e, const struct fault *f, i
 {
 	struct wd_ready ready = { 0 };
 	struct procstat st;
+	struct pollfd pfd;
 	int p[2], wstatus, r = 0;
 	pid_t child, wd;
 
@@ -284,7 +341,14 @@ watchdog_start(struct agent *a, const struct jentry *e, const struct fault *f, i
 	p[1] = -1;
 	while (waitpid(child, &wstatus, 0) == -1 && errno == EINTR)
 		;
-	if (read(p[0], &ready, sizeof(ready)) != (ssize_t)sizeof(ready) || ready.pid <= 1) {
+	/*
+	 * Not forever, with the journal locked: a watchdog that cannot even start holding its
+	 * fault in 30 s (a memory.hog thrashing) is a failed inject.  When we close the pipe,
+	 * its report kills it with SIGPIPE.
+	 */
+	pfd = (struct pollfd){ .fd = p[0], .events = POLLIN };
+	if (poll(&pfd, 1, WD_READY_TIMEOUT_MS) != 1 ||
+	    read(p[0], &ready, sizeof(ready)) != (ssize_t)sizeof(ready) || ready.pid <= 1) {
 		r = -ECHILD;
 		(void)snprintf(why, whylen, "the watchdog did not start");
 		goto out;
@@ -304,6 +368,16 @@ out:
 	return r;
 }
 
+/* Whether pid runs the same program as we do: a watchdog is a fork of the agent. */
+static bool
+is_agent(pid_t pid)
+{
+	char mine[16], theirs[16];
+
+	return procfs_comm(getpid(), mine) == 0 && procfs_comm(pid, theirs) == 0 &&
+	    strcmp(mine, theirs) == 0;
+}
+
 int
 watchdog_stop(const struct jproc *w)
 {
@@ -314,9 +388,9 @@ watchdog_stop(const struct jproc *w)
 		return 0;
 	if ((fd = (int)syscall(SYS_pidfd_open, w->pid, 0)) == -1)
 		return 0;	/* Gone already. */
-	if (!fault_proc_alive(w)) {
+	if (!fault_proc_alive(w) || !is_agent(w->pid)) {
 		close(fd);
-		return 0;	/* The PID is someone else's now. */
+		return 0;	/* The PID is someone else's now, or the journal lies. */
 	}
 	r = (int)syscall(SYS_pidfd_send_signal, fd, SIGTERM, NULL, 0);
 	pfd = (struct pollfd){ .fd = fd, .events = POLLIN };

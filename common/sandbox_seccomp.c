@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <termios.h>
+#include <linux/sockios.h>
 #include <unistd.h>
 
 #include <seccomp.h>
@@ -25,7 +28,7 @@ static const char *const sc_base[] = {
 	"nanosleep", "gettimeofday", "uname", "sysinfo", "sched_getaffinity", "sched_yield",
 	"prlimit64", "getrlimit", "setrlimit", "set_robust_list", "rseq", "restart_syscall", "tgkill",
 	"poll", "ppoll", "select", "pselect6", "pipe2", "umask", "prctl", "set_tid_address",
-	"ioctl", NULL,
+	NULL,
 };
 static const char *const sc_files[] = {
 	"openat", "open", "openat2", "getdents64", "mkdir", "mkdirat", "unlink", "unlinkat",
@@ -34,9 +37,9 @@ static const char *const sc_files[] = {
 	"faccessat2", NULL,
 };
 static const char *const sc_procs[] = {
-	/* Watchdogs are forked (never exec'd); pthreads for cpu.burn and the proxy. */
-	"clone", "clone3", "fork", "vfork", "wait4", "waitid", "setsid",
-	"pidfd_open", "pidfd_send_signal", "kill", NULL,
+	/* Watchdogs are forked (never exec'd); clone is filtered below.  No kill(): signals
+	 * go through pidfds, checked against the process's start time. */
+	"fork", "vfork", "wait4", "waitid", "setsid", "pidfd_open", "pidfd_send_signal", NULL,
 };
 static const char *const sc_net[] = {
 	"bind", "listen", "accept", "accept4", "connect", "getsockopt", "setsockopt",
@@ -59,18 +62,35 @@ allow_list(scmp_filter_ctx ctx, const char *const *names)
 	return 0;
 }
 
-/* socket() only for the families the agent uses; unshare() only for a network namespace
- * (the netem probe runs in a throwaway one). */
+/*
+ * Calls allowed only with some arguments: socket() for the families the agent uses;
+ * unshare() only for a network namespace (the netem probe runs in a throwaway one); clone()
+ * without any namespace flag (fork and threads), and clone3(), whose flags a filter cannot
+ * see, answered ENOSYS so that glibc falls back to clone(); ioctl() only for reading
+ * terminal and interface facts (stdio's isatty, if_nametoindex), never TIOCSTI.
+ */
 static int
 allow_filtered(scmp_filter_ctx ctx)
 {
 	static const int families[] = { AF_UNIX, AF_NETLINK, AF_INET, AF_INET6 };
+	static const unsigned long ioctls[] = { TCGETS, FIONREAD, FIONBIO, FIOCLEX,
+		SIOCGIFINDEX, SIOCGIFNAME, SIOCGIFFLAGS, SIOCGIFMTU };
+	const scmp_datum_t ns = CLONE_NEWNS | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET |
+	    CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;
 	int r;
 
 	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++)
 		if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
 		    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i]))) < 0)
 			return r;
+	for (size_t i = 0; i < sizeof(ioctls) / sizeof(ioctls[0]); i++)
+		if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+		    SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)ioctls[i]))) < 0)
+			return r;
+	if ((r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+	    SCMP_A0(SCMP_CMP_MASKED_EQ, ns, 0))) < 0 ||
+	    (r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0)) < 0)
+		return r;
 	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(unshare), 1,
 	    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)CLONE_NEWNET));
 }

@@ -109,7 +109,7 @@ ns_mount_tmpfs(const char *dir, unsigned long long size)
 	char opts[64];
 
 	(void)mkdir(dir, 0755);
-	(void)snprintf(opts, sizeof(opts), "size=%llu", size);
+	(void)snprintf(opts, sizeof(opts), "size=%llu,mode=0755", size);
 	if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, opts) == -1) {
 		fprintf(stderr, "mount tmpfs on %s: %s\n", dir, strerror(errno));
 		ns_skip("cannot mount a tmpfs");

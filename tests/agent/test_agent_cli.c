@@ -13,8 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sched.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -321,6 +324,8 @@ test_burn(void)
 	ASSERT_INT_EQ(list_count(), 0);
 }
 
+static pid_t watchdog_of(const char *id);
+
 static void
 test_pause_crash(void)
 {
@@ -350,6 +355,20 @@ test_pause_crash(void)
 	ASSERT_INT_EQ(list_count(), 0);		/* The sweep of this very command did. */
 	sleep_ms(50);
 	ASSERT_INT_EQ(state_of(victim) == 'S' || state_of(victim) == 'R', 1);
+
+	TEST_START("a SIGTERM that is not a revert's (a service manager's) reverts first");
+	ASSERT_INT_EQ(AGENT("inject", "--fault", fault, "--ttl", "5m"), 0);
+	memcpy(id, out, 16);
+	sleep_ms(50);
+	ASSERT_INT_EQ(state_of(victim), 'T');
+	wd = watchdog_of(id);
+	ASSERT_TRUE(wd > 1);
+	if (wd > 1)
+		(void)kill(wd, SIGTERM);
+	for (int i = 0; i < 40 && state_of(victim) == 'T'; i++)
+		sleep_ms(50);
+	ASSERT_TRUE(state_of(victim) == 'S' || state_of(victim) == 'R');
+	ASSERT_INT_EQ(list_count(), 0);
 
 	TEST_START("the same order twice applies once and prints the same id (REL-11)");
 	ASSERT_INT_EQ(AGENT("inject", "--fault", fault, "--ttl", "5m"), 0);
@@ -403,6 +422,9 @@ test_refusals(void)
 	ASSERT_INT_EQ(AGENT("inject", "--fault", "{\"type\":\"disk.fill\",\"path\":\"/etc\","
 	    "\"size\":\"1MB\"}", "--ttl", "1m"), 1);
 	ASSERT_TRUE(strstr(err, "allow path") != NULL);
+	ASSERT_INT_EQ(AGENT("inject", "--fault", "{\"type\":\"memory.hog\",\"size\":\"90%\"}",
+	    "--ttl", "1m"), 1);
+	ASSERT_TRUE(strstr(err, "MemAvailable") != NULL);
 	ASSERT_INT_EQ(AGENT("--deny-type", "cpu.burn", "inject", "--fault",
 	    "{\"type\":\"cpu.burn\"}", "--ttl", "1m"), 1);
 	ASSERT_TRUE(strstr(err, "not allowed") != NULL);
@@ -806,6 +828,23 @@ test_churn(void)
 	(void)waitpid(victim, NULL, 0);
 }
 
+static void *
+thread_noop(void *arg)
+{
+	return arg;
+}
+
+static void
+test_state_dir(void)
+{
+	TEST_START("a state dir others can write is refused, with the reason");
+	ASSERT_INT_EQ(chmod(STATE, 0777), 0);
+	ASSERT_INT_EQ(AGENT("list"), 1);
+	ASSERT_TRUE(strstr(err, "writable by group or others") != NULL);
+	ASSERT_INT_EQ(chmod(STATE, 0700), 0);
+	ASSERT_INT_EQ(AGENT("list"), 0);
+}
+
 static void
 test_sandbox(void)
 {
@@ -828,6 +867,45 @@ test_sandbox(void)
 	}
 	ASSERT_TRUE(waitpid(pid, &status, 0) == pid);
 	ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS);
+
+	TEST_START("the sandbox refuses new namespaces through clone(), and TIOCSTI");
+	pid = fork();
+	if (pid == 0) {
+		if (sandbox_enter(SANDBOX_AGENT_ONESHOT) < 0)
+			_exit(3);
+		(void)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
+		_exit(4);
+	}
+	ASSERT_TRUE(waitpid(pid, &status, 0) == pid);
+	ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS);
+	pid = fork();
+	if (pid == 0) {
+		char c = 'x';
+
+		if (sandbox_enter(SANDBOX_AGENT_ONESHOT) < 0)
+			_exit(3);
+		(void)ioctl(0, TIOCSTI, &c);
+		_exit(4);
+	}
+	ASSERT_TRUE(waitpid(pid, &status, 0) == pid);
+	ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS);
+
+	TEST_START("fork and threads still work inside the sandbox");
+	pid = fork();
+	if (pid == 0) {
+		pid_t c;
+		pthread_t t;
+
+		if (sandbox_enter(SANDBOX_AGENT_ONESHOT) < 0)
+			_exit(3);
+		if (pthread_create(&t, NULL, thread_noop, NULL) != 0 || pthread_join(t, NULL) != 0)
+			_exit(5);
+		if ((c = fork()) == 0)
+			_exit(0);
+		_exit(c > 0 && waitpid(c, NULL, 0) == c ? 0 : 6);
+	}
+	ASSERT_TRUE(waitpid(pid, &status, 0) == pid);
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 int
@@ -849,6 +927,7 @@ main(void)
 	test_network();
 	test_revert_failed();
 	test_churn();
+	test_state_dir();
 	test_sandbox();
 	(void)AGENT("revert", "--all");
 	return test_done();
