@@ -95,10 +95,39 @@ agent_order_parse(const char *json, size_t len, struct arena **ret_arena, struct
 int
 agent_entry_fault(const struct jentry *e, struct arena **ret_arena, struct fault *ret)
 {
-	struct gd_err err;
+	static struct gd_err err;	/* Large; the journal lock makes this single-threaded. */
 
 	gd_err_init(&err);
 	return agent_order_parse(e->fault, strlen(e->fault), ret_arena, ret, &err);
+}
+
+/*
+ * The fault of e, for reverting it: parsed in full when the validator still accepts it,
+ * else only its type, which is all a revert needs (the rest is in the entry's own fields).
+ * A stricter validator after an upgrade must not strand a fault applied before it.
+ */
+static int
+entry_fault_for_revert(const struct jentry *e, struct arena **ret_arena, struct fault *ret)
+{
+	cJSON *o;
+	enum fault_type t;
+	int r;
+
+	if ((r = agent_entry_fault(e, ret_arena, ret)) != -EINVAL)
+		return r;
+	if ((o = cJSON_Parse(e->fault)) == NULL)
+		return -EBADMSG;
+	r = fault_type_from_name(cJSON_GetStringValue(cJSON_GetObjectItem(o, "type")) != NULL ?
+	    cJSON_GetStringValue(cJSON_GetObjectItem(o, "type")) : "", &t);
+	cJSON_Delete(o);
+	if (r < 0)
+		return -EBADMSG;
+	memset(ret, 0, sizeof(*ret));
+	ret->type = t;
+	*ret_arena = NULL;
+	log_warnx("fault=%s no longer passes the validator; reverting it by its type, %s", e->id,
+	    fault_type_name(t));
+	return 0;
 }
 
 /* Whether the effect of type t exists only while its watchdog lives. */
@@ -263,6 +292,8 @@ apply_disk(struct agent *a, struct jentry *e, const struct fault *f, char *why, 
 		return r;
 	(void)snprintf(e->path, sizeof(e->path), "%s", plan.path);
 	e->fill_bytes = plan.bytes;
+	e->fill_dev = plan.dir_dev;
+	e->fill_ino = plan.dir_ino;
 	if ((r = journal_write(a->j, e)) < 0)
 		return r;
 	return fault_disk_apply(&plan, why, whylen);
@@ -374,7 +405,10 @@ revert_effect(struct agent *a, const struct jentry *e, const struct fault *f)
 			r = r2;
 		break;
 	case FAULT_DISK_FILL:
-		if (e->path[0] != '\0' && (r2 = fault_disk_revert(e->path)) < 0)
+		/* A mount over the directory (or a new one in its place) hides the file. */
+		if (e->path[0] != '\0' &&
+		    ((r2 = fault_disk_same_dir(e->path, e->fill_dev, e->fill_ino)) == -ESTALE ||
+		    (r2 = fault_disk_revert(e->path)) < 0))
 			r = r2;
 		break;
 	default:
@@ -429,7 +463,8 @@ in_effect(struct agent *a, const struct jentry *e, const struct fault *f)
 	case FAULT_NET_BANDWIDTH:
 		return tc_in_effect(e->dev);
 	case FAULT_DISK_FILL:
-		return e->path[0] != '\0' && (fault_disk_status(e->path, &present, &bytes) < 0 ||
+		return e->path[0] != '\0' && (fault_disk_same_dir(e->path, e->fill_dev,
+		    e->fill_ino) == -ESTALE || fault_disk_status(e->path, &present, &bytes) < 0 ||
 		    present);
 	default:
 		return false;
@@ -443,7 +478,7 @@ agent_in_effect(struct agent *a, const struct jentry *e)
 	struct fault f;
 	bool r;
 
-	if (agent_entry_fault(e, &ar, &f) < 0)
+	if (entry_fault_for_revert(e, &ar, &f) < 0)
 		return true;
 	r = in_effect(a, e, &f);
 	arena_free(ar);
@@ -458,8 +493,8 @@ revert_entry(struct agent *a, struct jentry *e, char *why, size_t whylen)
 	struct fault f;
 	int r;
 
-	if ((r = agent_entry_fault(e, &ar, &f)) < 0) {
-		WHY("the journal entry's fault cannot be parsed");
+	if ((r = entry_fault_for_revert(e, &ar, &f)) < 0) {
+		WHY("the journal entry names no fault type");
 		return r;
 	}
 	e->state = JSTATE_REVERTING;

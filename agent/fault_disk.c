@@ -112,6 +112,7 @@ fault_disk_plan(const struct fault *f, const struct policy *pol, const char *id,
 {
 	struct disk_plan p;
 	struct statvfs vfs;
+	struct stat st = { 0 };
 	int fd, r;
 
 	if (f->type != FAULT_DISK_FILL || !fault_id_valid(id))
@@ -123,8 +124,10 @@ fault_disk_plan(const struct fault *f, const struct policy *pol, const char *id,
 		    strerror(-fd));
 		return fd == -EPERM ? -EPERM : fd;
 	}
-	r = fstatvfs(fd, &vfs) == -1 ? -errno : 0;
+	r = fstatvfs(fd, &vfs) == -1 || fstat(fd, &st) == -1 ? -errno : 0;
 	close(fd);
+	p.dir_dev = (uint64_t)st.st_dev;
+	p.dir_ino = (uint64_t)st.st_ino;
 	if (r < 0 || vfs.f_blocks == 0) {
 		(void)snprintf(why, whylen, "cannot read the free space of %s", f->u.disk.path);
 		return r < 0 ? r : -EIO;
@@ -236,6 +239,25 @@ fault_disk_revert(const char *path)
 		return dfd == -ENOENT ? 0 : dfd;
 	if (unlinkat(dfd, name, 0) == -1 && errno != ENOENT)
 		r = -errno;
+	close(dfd);
+	return r;
+}
+
+int
+fault_disk_same_dir(const char *path, uint64_t dev, uint64_t ino)
+{
+	const char *name;
+	struct stat st;
+	int dfd, r = 0;
+
+	if (dev == 0 && ino == 0)
+		return 0;
+	if ((dfd = open_parent(path, &name)) < 0)
+		return dfd;
+	if (fstat(dfd, &st) == -1)
+		r = -errno;
+	else if ((uint64_t)st.st_dev != dev || (uint64_t)st.st_ino != ino)
+		r = -ESTALE;
 	close(dfd);
 	return r;
 }

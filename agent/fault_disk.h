@@ -25,6 +25,7 @@ struct disk_plan {
 	uint64_t total, avail, used;	/* Filesystem bytes before the fill. */
 	uint64_t keep_free;		/* Bytes that must stay available. */
 	bool capped;			/* keep_free made the fill smaller than asked. */
+	uint64_t dir_dev, dir_ino;	/* The directory the file goes in. */
 };
 
 /*
@@ -40,6 +41,13 @@ int fault_disk_apply(const struct disk_plan *plan, char *why, size_t whylen);
 
 /* Removes the fill file at path; 0 when it is already gone.  Refuses other names. */
 int fault_disk_revert(const char *path);
+
+/*
+ * Whether the directory of path is still the one the fill was made in (dev and ino from
+ * the plan): -ESTALE when a mount now covers it or it was replaced, so that a revert does
+ * not report a file gone that is only hidden.  0 when dev and ino are 0 (not recorded).
+ */
+int fault_disk_same_dir(const char *path, uint64_t dev, uint64_t ino);
 
 /* Whether the fill file at path exists, and its allocated size. */
 int fault_disk_status(const char *path, bool *ret_present, uint64_t *ret_bytes);

@@ -198,6 +198,29 @@ jproc_to_json(const struct jproc *p)
 	return o;
 }
 
+/* 64-bit numbers as hex strings: a JSON number holds 53 bits exactly. */
+static bool
+add_u64_hex(cJSON *o, const char *key, uint64_t v)
+{
+	char buf[20];
+
+	(void)snprintf(buf, sizeof(buf), "%llx", (unsigned long long)v);
+	return cJSON_AddStringToObject(o, key, buf) != NULL;
+}
+
+static bool
+get_u64_hex(const cJSON *o, const char *key, uint64_t *ret)
+{
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, key);
+	char *end;
+
+	if (!cJSON_IsString(n) || n->valuestring[0] == '\0' || strlen(n->valuestring) > 16)
+		return false;
+	errno = 0;
+	*ret = strtoull(n->valuestring, &end, 16);
+	return *end == '\0' && errno == 0;
+}
+
 static cJSON *
 jentry_to_json(const struct jentry *e)
 {
@@ -222,6 +245,7 @@ jentry_to_json(const struct jentry *e)
 	    cJSON_AddStringToObject(o, "backend", e->backend) == NULL ||
 	    cJSON_AddNumberToObject(o, "proxy_port", e->proxy_port) == NULL ||
 	    cJSON_AddNumberToObject(o, "fill_bytes", (double)e->fill_bytes) == NULL ||
+	    !add_u64_hex(o, "fill_dev", e->fill_dev) || !add_u64_hex(o, "fill_ino", e->fill_ino) ||
 	    cJSON_AddStringToObject(o, "boot", e->boot) == NULL ||
 	    (e->error != NULL && cJSON_AddStringToObject(o, "error", e->error) == NULL) ||
 	    (p = jproc_to_json(&e->holder)) == NULL || !cJSON_AddItemToObject(o, "holder", p) ||
@@ -418,6 +442,7 @@ entry_from_json(const cJSON *o, struct jentry *e)
 	    !get_str(o, "backend", e->backend, sizeof(e->backend)) ||
 	    !get_i64(o, "proxy_port", 0, 65535, &port) ||
 	    !get_i64(o, "fill_bytes", 0, INT64_C(1) << 53, &fill) ||
+	    !get_u64_hex(o, "fill_dev", &e->fill_dev) || !get_u64_hex(o, "fill_ino", &e->fill_ino) ||
 	    !get_str(o, "boot", e->boot, sizeof(e->boot)) ||
 	    !get_proc(cJSON_GetObjectItemCaseSensitive(o, "holder"), &e->holder) ||
 	    !cJSON_IsObject(fault))

@@ -50,6 +50,7 @@ struct jentry {
 	uint16_t proxy_port;
 	int64_t restart_ms;	/* process.kill: ms until a new match appeared; -1: none yet. */
 	uint64_t fill_bytes;	/* disk.fill: the size of the file. */
+	uint64_t fill_dev, fill_ino;	/* disk.fill: its directory, to tell it from a mount. */
 	char boot[40];		/* The boot the fault was applied in (boot_id). */
 };
 

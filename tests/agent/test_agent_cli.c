@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -377,6 +378,38 @@ test_pause_crash(void)
 	ASSERT_TRUE(strncmp(out, id, 16) == 0);
 	ASSERT_INT_EQ(list_count(), 1);
 	ASSERT_INT_EQ(AGENT("revert", "--all"), 0);
+	sleep_ms(50);
+	ASSERT_TRUE(state_of(victim) != 'T');
+	ASSERT_INT_EQ(list_count(), 0);
+
+	TEST_START("an entry the validator no longer accepts is still reverted, by its type");
+	ASSERT_INT_EQ(AGENT("inject", "--fault", fault, "--ttl", "5m"), 0);
+	memcpy(id, out, 16);
+	sleep_ms(50);
+	ASSERT_INT_EQ(state_of(victim), 'T');
+	{
+		char path[128], buf[8192], *at;
+		const char *key = "\"type\":\"process.pause\"";
+		FILE *fp;
+		size_t n;
+
+		(void)snprintf(path, sizeof(path), STATE "/journal/%s.json", id);
+		fp = fopen(path, "r");
+		n = fp != NULL ? fread(buf, 1, sizeof(buf) - 1, fp) : 0;
+		if (fp != NULL)
+			fclose(fp);
+		buf[n] = '\0';
+		at = strstr(buf, key);
+		ASSERT_TRUE(at != NULL);
+		if (at != NULL && (fp = fopen(path, "w")) != NULL) {
+			/* An unknown key, as a newer validator might refuse an older order. */
+			fwrite(buf, 1, (size_t)(at - buf) + strlen(key), fp);
+			fputs(",\"legacy\":1", fp);
+			fputs(at + strlen(key), fp);
+			fclose(fp);
+		}
+	}
+	ASSERT_INT_EQ(AGENT("revert", id), 0);
 	sleep_ms(50);
 	ASSERT_TRUE(state_of(victim) != 'T');
 	ASSERT_INT_EQ(list_count(), 0);
@@ -775,6 +808,30 @@ test_revert_failed(void)
 	ASSERT_INT_EQ(list_count(), 0);	/* Retried by the sweep, and verified. */
 }
 
+static void
+test_mount_over(void)
+{
+	char id[17], path[128];
+
+	TEST_START("a mount over the fill's directory: revert_failed, not a false success "
+	    "(REL-13)");
+	ASSERT_INT_EQ(mkdir(FILL "/sub", 0755), 0);
+	ASSERT_INT_EQ(AGENT("inject", "--fault", "{\"type\":\"disk.fill\",\"path\":\"" FILL
+	    "/sub\",\"size\":\"4MB\",\"keep_free\":\"1MB\"}", "--ttl", "1m"), 0);
+	memcpy(id, out, 16);
+	id[16] = '\0';
+	(void)snprintf(path, sizeof(path), FILL "/sub/.gameday-fill-%s", id);
+	ASSERT_INT_EQ(mount("tmpfs", FILL "/sub", "tmpfs", 0, "size=1m"), 0);
+	ASSERT_TRUE(access(path, F_OK) == -1);	/* Hidden, not gone. */
+	ASSERT_INT_EQ(AGENT("revert", id), 1);
+	ASSERT_INT_EQ(list_count(), 1);
+	ASSERT_INT_EQ(umount(FILL "/sub"), 0);
+	ASSERT_TRUE(access(path, F_OK) == 0);
+	ASSERT_INT_EQ(list_count(), 0);	/* The sweep retries, now for real. */
+	ASSERT_TRUE(access(path, F_OK) == -1);
+	ASSERT_INT_EQ(rmdir(FILL "/sub"), 0);
+}
+
 /* One inject and revert of every type, n times; then nothing may be left anywhere. */
 static void
 test_churn(void)
@@ -926,6 +983,7 @@ main(void)
 	test_kill_points();
 	test_network();
 	test_revert_failed();
+	test_mount_over();
 	test_churn();
 	test_state_dir();
 	test_sandbox();
