@@ -207,6 +207,8 @@ test_capabilities(void)
 	cJSON_Delete(c);
 }
 
+static pid_t watchdog_of(const char *id);
+
 static void
 test_ttl_and_revert(void)
 {
@@ -214,6 +216,7 @@ test_ttl_and_revert(void)
 	cJSON *root, *e;
 	pid_t wd = 0;
 
+	id[16] = '\0';
 	TEST_START("inject prints the id alone; the watchdog reverts at the TTL");
 	ASSERT_INT_EQ(AGENT("inject", "--fault", "{\"type\":\"cpu.burn\",\"cores\":1,"
 	    "\"load_percent\":20}", "--ttl", "1500ms"), 0);
@@ -233,6 +236,28 @@ test_ttl_and_revert(void)
 	reap_zombies();
 	ASSERT_TRUE(state_of(wd) == '?' || state_of(wd) == 'Z');
 	ASSERT_INT_EQ(list_count(), 0);
+
+	TEST_START("a watchdog stopped past the TTL reverts as soon as it runs again (REL-05)");
+	ASSERT_INT_EQ(AGENT("inject", "--fault", "{\"type\":\"cpu.burn\",\"cores\":1,"
+	    "\"load_percent\":10}", "--ttl", "1s"), 0);
+	memcpy(id, out, 16);
+	wd = watchdog_of(id);
+	ASSERT_TRUE(wd > 1);
+	if (wd > 1) {
+		char path[128];
+
+		(void)snprintf(path, sizeof(path), STATE "/journal/%s.json", id);
+		(void)kill(wd, SIGSTOP);
+		sleep_ms(1500);
+		ASSERT_TRUE(access(path, F_OK) == 0);	/* No command ran: nobody reverted. */
+		(void)kill(wd, SIGCONT);
+		for (int i = 0; i < 20 && access(path, F_OK) == 0; i++)
+			sleep_ms(50);
+		ASSERT_TRUE(access(path, F_OK) == -1);
+		for (int i = 0; i < 20 && state_of(wd) != '?' && state_of(wd) != 'Z'; i++)
+			sleep_ms(50);
+		ASSERT_TRUE(state_of(wd) == '?' || state_of(wd) == 'Z');
+	}
 
 	TEST_START("revert ID removes a disk fill; a second revert says there is no such fault");
 	ASSERT_INT_EQ(AGENT("inject", "--fault", "{\"type\":\"disk.fill\",\"path\":\"" FILL
@@ -309,7 +334,8 @@ test_burn(void)
 	sleep_ms(2000);
 	c1 = cpu_seconds(wd);
 	printf("cpu.burn 50%%: %.2f CPU seconds in 2 s\n", c1 - c0);
-	ASSERT_TRUE(c1 - c0 > 0.8 && c1 - c0 < 1.2);
+	/* 1.0 on an idle machine; other tests running in parallel on 2 cores take some. */
+	ASSERT_TRUE(c1 - c0 > 0.6 && c1 - c0 < 1.2);
 	ASSERT_INT_EQ(AGENT("revert", id), 0);
 	ASSERT_TRUE(cpu_seconds(wd) < 0 || state_of(wd) == 'Z');
 
@@ -475,7 +501,30 @@ test_refusals(void)
 		free(q);
 		cJSON_Delete(s);
 	}
+	for (size_t i = 0; i < sizeof(canaries) / sizeof(canaries[0]); i++) {
+		/* Each field, between a head and a tail. */
+		static const char *const shapes[][2] = {
+			{ "{\"type\":\"process.pause\",\"match\":{\"comm\":", "}}" },
+			{ "{\"type\":\"process.pause\",\"match\":{\"pidfile\":", "}}" },
+			{ "{\"type\":\"process.pause\",\"match\":{\"unit\":", "}}" },
+			{ "{\"type\":\"disk.fill\",\"size\":\"1MB\",\"path\":", "}" },
+			{ "{\"type\":\"network.bandwidth\",\"rate\":\"8mbit\",\"device\":",
+			    "}" },
+		};
+		cJSON *js = cJSON_CreateString(canaries[i]);
+		char *q = cJSON_PrintUnformatted(js);
+
+		for (size_t k = 0; k < sizeof(shapes) / sizeof(shapes[0]); k++) {
+			char fault[512];
+
+			(void)snprintf(fault, sizeof(fault), "%s%s%s", shapes[k][0], q, shapes[k][1]);
+			ASSERT_INT_EQ(AGENT("inject", "--fault", fault, "--ttl", "1m"), 1);
+		}
+		free(q);
+		cJSON_Delete(js);
+	}
 	ASSERT_TRUE(access("/tmp/gd-canary", F_OK) == -1);
+	ASSERT_INT_EQ(list_count(), 0);
 }
 
 /* Live gameday-agent processes (watchdogs) in this PID namespace. */
