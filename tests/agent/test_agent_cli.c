@@ -857,6 +857,48 @@ test_revert_failed(void)
 	ASSERT_INT_EQ(list_count(), 0);	/* Retried by the sweep, and verified. */
 }
 
+/* Rewrites the boot id in the journal entry of id, as if the machine had rebooted since. */
+static bool
+fake_reboot(const char *id)
+{
+	char path[128], buf[16384], *at;
+	FILE *fp;
+	size_t n;
+
+	(void)snprintf(path, sizeof(path), STATE "/journal/%s.json", id);
+	if ((fp = fopen(path, "r")) == NULL)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	if ((at = strstr(buf, "\"boot\":\"")) == NULL)
+		return false;
+	at += strlen("\"boot\":\"");
+	for (; *at != '"' && *at != '\0'; at++)
+		*at = *at == '0' ? '1' : '0';
+	if ((fp = fopen(path, "w")) == NULL)
+		return false;
+	fputs(buf, fp);
+	return fclose(fp) == 0;
+}
+
+static void
+test_reboot(void)
+{
+	char id[17], path[128];
+
+	TEST_START("a fill from an earlier boot is removed by the first command (REL-14)");
+	ASSERT_INT_EQ(AGENT("inject", "--fault", "{\"type\":\"disk.fill\",\"path\":\"" FILL
+	    "\",\"size\":\"4MB\",\"keep_free\":\"1MB\"}", "--ttl", "1h"), 0);
+	memcpy(id, out, 16);
+	id[16] = '\0';
+	(void)snprintf(path, sizeof(path), FILL "/.gameday-fill-%s", id);
+	ASSERT_TRUE(access(path, F_OK) == 0);
+	ASSERT_TRUE(fake_reboot(id));
+	ASSERT_INT_EQ(list_count(), 0);
+	ASSERT_TRUE(access(path, F_OK) == -1);
+}
+
 static void
 test_mount_over(void)
 {
@@ -899,11 +941,12 @@ test_churn(void)
 	const char *env = getenv("GD_CHURN_N");
 	long n = env != NULL ? strtol(env, NULL, 10) : 10;
 	pid_t victim = spawn_named("gdchurn");
-	size_t failed = 0;
+	size_t failed = 0, killed = 0;
 	struct statvfs v;
 	double t0 = now_ms();
 
-	TEST_START("inject/revert churn of every type leaves nothing behind (REL-10)");
+	TEST_START("inject/revert churn of every type, every other round with the watchdog "
+	    "SIGKILLed, leaves nothing behind (REL-10, REL-01)");
 	sleep_ms(30);
 	for (long i = 0; i < n; i++)
 		for (size_t k = 0; k < sizeof(faults) / sizeof(faults[0]); k++) {
@@ -916,13 +959,30 @@ test_churn(void)
 			}
 			memcpy(id, out, 16);
 			id[16] = '\0';
+			if (i % 2 == 1) {
+				/*
+				 * REL-01: the process holding the fault (its watchdog) is killed
+				 * at some moment of it; the next command must restore the host.
+				 */
+				pid_t wd = watchdog_of(id);
+
+				sleep_ms((long)(i * 7 % 50));
+				if (wd > 1)
+					(void)kill(wd, SIGKILL);
+				killed++;
+				if (list_count() != 0) {
+					printf("churn: fault %zu left after its watchdog died\n", k);
+					failed++;
+				}
+				continue;
+			}
 			if (AGENT("revert", id) != 0) {
 				printf("churn: revert %zu failed: %s", k, err);
 				failed++;
 			}
 		}
-	printf("churn: %ld rounds of %zu types in %.1f s\n", n, sizeof(faults) / sizeof(faults[0]),
-	    (now_ms() - t0) / 1000);
+	printf("churn: %ld rounds of %zu types in %.1f s, %zu watchdogs SIGKILLed mid-fault\n", n,
+	    sizeof(faults) / sizeof(faults[0]), (now_ms() - t0) / 1000, killed);
 	ASSERT_INT_EQ(failed, 0);
 	ASSERT_INT_EQ(list_count(), 0);
 	for (int i = 0; i < 30 && count_agents() > 0; i++)
@@ -1033,6 +1093,7 @@ main(void)
 	test_network();
 	test_revert_failed();
 	test_mount_over();
+	test_reboot();
 	test_churn();
 	test_state_dir();
 	test_sandbox();
