@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -16,47 +15,13 @@
 #include "fault_tc.h"
 #include "log.h"
 #include "procfs.h"
+#include "strbuf.h"
 #include "timeutil.h"
 
 #define WHY(...) (void)snprintf(why, whylen, __VA_ARGS__)
 
-/* A growing text buffer; on allocation failure it remembers and stops growing. */
-struct text {
-	char *buf;
-	size_t len, cap;
-	bool oom;
-};
-
-static void __attribute__((format(printf, 2, 3)))
-text_add(struct text *t, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (t->oom)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || t->len + (size_t)n + 1 > t->cap) {
-		size_t cap = (t->len + (size_t)(n < 0 ? 0 : n) + 1) * 2;
-		char *nb = gd_realloc(t->buf, cap);
-
-		if (n < 0 || nb == NULL) {
-			t->oom = true;
-			return;
-		}
-		t->buf = nb;
-		t->cap = cap;
-	}
-	va_start(ap, fmt);
-	(void)vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
-	va_end(ap);
-	t->len += (size_t)n;
-}
-
 static int
-dry_proc(struct agent *a, const struct fault *f, struct text *t, char *why, size_t whylen)
+dry_proc(struct agent *a, const struct fault *f, struct strbuf *t, char *why, size_t whylen)
 {
 	struct jproc *v = NULL;
 	size_t n = 0, matched = 0;
@@ -67,14 +32,14 @@ dry_proc(struct agent *a, const struct fault *f, struct text *t, char *why, size
 		WHY("cannot select processes: %s", strerror(-r));
 		return r;
 	}
-	text_add(t, "%zu unprotected processes match; %zu would get signal %d%s\n", matched, n,
+	strbuf_addf(t, "%zu unprotected processes match; %zu would get signal %d%s\n", matched, n,
 	    signo, f->type == FAULT_PROCESS_PAUSE ? " (SIGSTOP, then SIGCONT at revert)" : "");
 	for (size_t i = 0; i < n; i++) {
 		char cmd[PROCFS_MAX_CMDLINE];
 
 		if (procfs_cmdline(v[i].pid, cmd, sizeof(cmd)) < 0)
 			cmd[0] = '\0';
-		text_add(t, "  pid %d (start %llu): %s\n", (int)v[i].pid,
+		strbuf_addf(t, "  pid %d (start %llu): %s\n", (int)v[i].pid,
 		    (unsigned long long)v[i].start, log_esc(cmd));
 	}
 	gd_free(v);
@@ -82,7 +47,7 @@ dry_proc(struct agent *a, const struct fault *f, struct text *t, char *why, size
 }
 
 static int
-dry_net(struct agent *a, const struct fault *f, uint64_t ttl_ms, struct text *t)
+dry_net(struct agent *a, const struct fault *f, uint64_t ttl_ms, struct strbuf *t)
 {
 	struct net_redirect redir = { .port = 0, .mark = GD_PROXY_MARK };
 	char *cmds = NULL;
@@ -100,27 +65,27 @@ dry_net(struct agent *a, const struct fault *f, uint64_t ttl_ms, struct text *t)
 			if ((r = fault_tc_render_netem(dev, f->u.net.delay_ms, f->u.net.jitter_ms,
 			    &cmds)) < 0)
 				return r;
-			text_add(t, "%s\n", cmds);
+			strbuf_addf(t, "%s\n", cmds);
 			gd_free(cmds);
 			return 0;
 		}
-		text_add(t, "backend proxy (%s): a delaying TCP proxy on an ephemeral port "
+		strbuf_addf(t, "backend proxy (%s): a delaying TCP proxy on an ephemeral port "
 		    "(shown as 0 below), and the redirect:\n", netem ? "asked" : nwhy);
 	}
 	if ((r = fault_net_render("0000000000000000", f, &a->pol.exempt,
 	    f->type == FAULT_NET_LATENCY ? &redir : NULL, f->type == FAULT_NET_LATENCY ?
 	    GD_PROXY_LEASE_MS : ttl_ms, &cmds)) < 0)
 		return r;
-	text_add(t, "nftables commands (the id 0000000000000000 stands for the new fault's):\n%s",
+	strbuf_addf(t, "nftables commands (the id 0000000000000000 stands for the new fault's):\n%s",
 	    cmds);
 	if (cmds[0] != '\0' && cmds[strlen(cmds) - 1] != '\n')
-		text_add(t, "\n");
+		strbuf_addf(t, "\n");
 	gd_free(cmds);
 	return 0;
 }
 
 static int
-dry_other(struct agent *a, const struct fault *f, struct text *t, char *why, size_t whylen)
+dry_other(struct agent *a, const struct fault *f, struct strbuf *t, char *why, size_t whylen)
 {
 	struct disk_plan plan;
 	char dev[IFNAMSIZ] = "", *s = NULL;
@@ -137,13 +102,13 @@ dry_other(struct agent *a, const struct fault *f, struct text *t, char *why, siz
 		}
 		if ((r = fault_tc_render_tbf(dev, f->u.bandwidth.rate, &s)) < 0)
 			return r;
-		text_add(t, "%s\n", s);
+		strbuf_addf(t, "%s\n", s);
 		gd_free(s);
 		return 0;
 	case FAULT_DISK_FILL:
 		if ((r = fault_disk_plan(f, &a->pol, "0000000000000000", &plan, why, whylen)) < 0)
 			return r;
-		text_add(t, "create %s (the id stands for the new fault's) and fallocate %llu "
+		strbuf_addf(t, "create %s (the id stands for the new fault's) and fallocate %llu "
 		    "bytes; the filesystem has %llu of %llu bytes available, %llu must stay "
 		    "free%s\n", plan.path, (unsigned long long)plan.bytes,
 		    (unsigned long long)plan.avail, (unsigned long long)plan.total,
@@ -151,14 +116,14 @@ dry_other(struct agent *a, const struct fault *f, struct text *t, char *why, siz
 		    " (keep_free makes the fill smaller than asked)" : "");
 		return 0;
 	case FAULT_CPU_BURN:
-		text_add(t, "start %u threads, each busy %u%% of every 100 ms, in a watchdog "
+		strbuf_addf(t, "start %u threads, each busy %u%% of every 100 ms, in a watchdog "
 		    "process (%u CPUs online)\n", f->u.cpu.cores, f->u.cpu.load_percent,
 		    fault_burn_online_cpus());
 		return 0;
 	case FAULT_MEMORY_HOG:
 		if ((r = fault_burn_mem_bytes(&f->u.mem.size, &bytes)) < 0)
 			return r;
-		text_add(t, "map and touch %llu bytes of anonymous memory in a watchdog process, "
+		strbuf_addf(t, "map and touch %llu bytes of anonymous memory in a watchdog process, "
 		    "locked with mlock() where the host allows\n", (unsigned long long)bytes);
 		return 0;
 	default:
@@ -170,12 +135,12 @@ int
 agent_dry_run(struct agent *a, const struct fault *f, uint64_t ttl_ms, char **ret_text,
     char *why, size_t whylen)
 {
-	struct text t = { 0 };
+	struct strbuf t = { 0 };
 	int r;
 
 	if ((r = policy_check(&a->pol, f, ttl_ms, why, whylen)) < 0)
 		return r;
-	text_add(&t, "dry run: %s for %llu ms; nothing is changed\n", fault_type_name(f->type),
+	strbuf_addf(&t, "dry run: %s for %llu ms; nothing is changed\n", fault_type_name(f->type),
 	    (unsigned long long)ttl_ms);
 	if (f->type == FAULT_PROCESS_KILL || f->type == FAULT_PROCESS_PAUSE)
 		r = dry_proc(a, f, &t, why, whylen);
@@ -184,16 +149,13 @@ agent_dry_run(struct agent *a, const struct fault *f, uint64_t ttl_ms, char **re
 		r = dry_net(a, f, ttl_ms, &t);
 	else
 		r = dry_other(a, f, &t, why, whylen);
-	if (r == 0 && t.oom)
-		r = -ENOMEM;
 	if (r < 0) {
 		if (why[0] == '\0')
 			WHY("%s", strerror(-r));
-		gd_free(t.buf);
+		gd_free(t.p);
 		return r;
 	}
-	*ret_text = t.buf;
-	return 0;
+	return strbuf_finish(&t, ret_text);
 }
 
 static cJSON *

@@ -130,46 +130,48 @@ fault_burn_stop(struct burn *b)
 	return NULL;
 }
 
-int
-fault_burn_mem_bytes(const struct gd_size *size, uint64_t *ret)
+/* A "Key:   N kB" line of /proc/meminfo, in bytes. */
+static int
+meminfo_bytes(const char *key, uint64_t *ret)
 {
 	unsigned long long kb = 0;
 	char line[256];
+	size_t klen = strlen(key);
+	bool found = false;
 	FILE *f;
+
+	if ((f = fopen("/proc/meminfo", "re")) == NULL)
+		return -errno;
+	while (!found && fgets(line, sizeof(line), f) != NULL)
+		found = strncmp(line, key, klen) == 0 && line[klen] == ':' &&
+		    sscanf(line + klen + 1, " %llu kB", &kb) == 1;
+	fclose(f);
+	if (!found)
+		return -EIO;
+	*ret = (uint64_t)kb * 1024;
+	return 0;
+}
+
+int
+fault_burn_mem_bytes(const struct gd_size *size, uint64_t *ret)
+{
+	uint64_t total;
+	int r;
 
 	if (!size->is_percent) {
 		*ret = size->bytes;
 		return 0;
 	}
-	if ((f = fopen("/proc/meminfo", "re")) == NULL)
-		return -errno;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "MemTotal: %llu kB", &kb) == 1)
-			break;
-	fclose(f);
-	if (kb == 0)
-		return -EIO;
-	*ret = (uint64_t)((double)kb * 1024.0 * size->percent / 100.0);
+	if ((r = meminfo_bytes("MemTotal", &total)) < 0)
+		return r;
+	*ret = (uint64_t)((double)total * size->percent / 100.0);
 	return 0;
 }
 
 int
 fault_burn_mem_available(uint64_t *ret)
 {
-	unsigned long long kb = 0;
-	char line[256];
-	FILE *f;
-
-	if ((f = fopen("/proc/meminfo", "re")) == NULL)
-		return -errno;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
-			break;
-	fclose(f);
-	if (kb == 0)
-		return -EIO;
-	*ret = (uint64_t)kb * 1024;
-	return 0;
+	return meminfo_bytes("MemAvailable", ret);
 }
 
 uint32_t

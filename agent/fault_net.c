@@ -49,6 +49,7 @@
 #include <nftables/libnftables.h>
 
 #include "alloc.h"
+#include "strbuf.h"
 #include "limits.h"
 
 #define NET_ID_MAX		32		/* Bytes of [a-z0-9] in a fault id. */
@@ -87,65 +88,6 @@ static const struct fam {
 struct fault_net {
 	struct nft_ctx *ctx;
 };
-
-/* A growing command text; the first error sticks and later appends do nothing. */
-struct nbuf {
-	char *p;
-	size_t len, cap;
-	int r;
-};
-
-static void nbuf_add(struct nbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-nbuf_add(struct nbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (b->r < 0)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || b->len + (size_t)n + 1 > NET_MAX_TEXT) {
-		b->r = -E2BIG;
-		return;
-	}
-	if (b->len + (size_t)n + 1 > b->cap) {
-		size_t cap = b->cap == 0 ? 4096 : b->cap;
-		char *p;
-
-		while (cap < b->len + (size_t)n + 1)
-			cap *= 2;
-		if ((p = gd_realloc(b->p, cap)) == NULL) {
-			b->r = -ENOMEM;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	va_start(ap, fmt);
-	(void)vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-}
-
-/* Hands the text to *ret (the caller owns it) or frees it on error; returns b->r. */
-static int
-nbuf_finish(struct nbuf *b, char **ret)
-{
-	if (b->r == 0 && b->p == NULL)
-		b->p = gd_strdup("");
-	if (b->r == 0 && b->p == NULL)
-		b->r = -ENOMEM;
-	if (b->r < 0) {
-		gd_free(b->p);
-		return b->r;
-	}
-	*ret = b->p;
-	return 0;
-}
 
 static int
 id_check(const char *id)
@@ -288,18 +230,18 @@ cidr_text(int af, const uint8_t *addr, unsigned prefix, char *buf, size_t len)
 
 /* Appends one element (its text made here) to an "add element" command begun lazily. */
 static void
-elem_add(struct nbuf *b, size_t *k, const char *id, const struct fam *fa, const char *elem,
+elem_add(struct strbuf *b, size_t *k, const char *id, const struct fam *fa, const char *elem,
     uint64_t timeout_ms)
 {
 	if ((*k)++ == 0)
-		nbuf_add(b, "add element inet " GD_NFT_TABLE " f_%s_%s { ", id, fa->suffix);
+		strbuf_addf(b, "add element inet " GD_NFT_TABLE " f_%s_%s { ", id, fa->suffix);
 	else
-		nbuf_add(b, ", ");
-	nbuf_add(b, "%s timeout %" PRIu64 "ms", elem, timeout_ms);
+		strbuf_addf(b, ", ");
+	strbuf_addf(b, "%s timeout %" PRIu64 "ms", elem, timeout_ms);
 }
 
 static void
-render_sets(struct nbuf *b, const char *id, const struct net_filter *nf, uint64_t timeout_ms)
+render_sets(struct strbuf *b, const char *id, const struct net_filter *nf, uint64_t timeout_ms)
 {
 	char txt[INET6_ADDRSTRLEN + 8];
 
@@ -307,7 +249,7 @@ render_sets(struct nbuf *b, const char *id, const struct net_filter *nf, uint64_
 		const struct fam *fa = &fams[f];
 		size_t k = 0;
 
-		nbuf_add(b, "create set inet " GD_NFT_TABLE " f_%s_%s { type %s; "
+		strbuf_addf(b, "create set inet " GD_NFT_TABLE " f_%s_%s { type %s; "
 		    "flags interval,timeout; }\n", id, fa->suffix, fa->type);
 		for (size_t i = 0; i < nf->npeers; i++) {
 			if (nf->peers[i].family != fa->af || peer_nested(nf, i))
@@ -320,20 +262,20 @@ render_sets(struct nbuf *b, const char *id, const struct net_filter *nf, uint64_
 			elem_add(b, &k, id, fa, txt, timeout_ms);
 		}
 		if (k > 0)
-			nbuf_add(b, " }\n");
+			strbuf_addf(b, " }\n");
 	}
 }
 
 /* Begins a rule in the fault chain of id for hook h. */
 static void
-rule_head(struct nbuf *b, const char *id, const struct hook *h)
+rule_head(struct strbuf *b, const char *id, const struct hook *h)
 {
-	nbuf_add(b, "add rule inet " GD_NFT_TABLE " f_%s_%s", id, h->suffix);
+	strbuf_addf(b, "add rule inet " GD_NFT_TABLE " f_%s_%s", id, h->suffix);
 }
 
 /* Rules that send the control channel back to the base chain, untouched. */
 static void
-render_exempt(struct nbuf *b, const char *id, const struct hook *h, const struct net_exempt *ex)
+render_exempt(struct strbuf *b, const char *id, const struct hook *h, const struct net_exempt *ex)
 {
 	static const char *const addr[2] = { "daddr", "saddr" };
 	static const char *const port[2] = { "dport", "sport" };
@@ -345,23 +287,23 @@ render_exempt(struct nbuf *b, const char *id, const struct hook *h, const struct
 		(void)inet_ntop(fa->af, ex->hosts[i].addr, s, sizeof(s));
 		for (int d = 0; d < 2; d++) {
 			rule_head(b, id, h);
-			nbuf_add(b, " %s %s %s", fa->kw, addr[d], s);
+			strbuf_addf(b, " %s %s %s", fa->kw, addr[d], s);
 			if (ex->hosts[i].port != 0)
-				nbuf_add(b, " tcp %s %u", port[d], ex->hosts[i].port);
-			nbuf_add(b, " return\n");
+				strbuf_addf(b, " tcp %s %u", port[d], ex->hosts[i].port);
+			strbuf_addf(b, " return\n");
 		}
 	}
 	for (size_t i = 0; ex != NULL && i < ex->nlocal_ports; i++) {
 		for (int d = 0; d < 2; d++) {
 			rule_head(b, id, h);
-			nbuf_add(b, " tcp %s %u return\n", port[d], ex->local_ports[i]);
+			strbuf_addf(b, " tcp %s %u return\n", port[d], ex->local_ports[i]);
 		}
 	}
 }
 
 /* The protocol and port part of a fault rule for family fa. */
 static void
-render_l4(struct nbuf *b, const struct fault *f, const struct fam *fa)
+render_l4(struct strbuf *b, const struct fault *f, const struct fam *fa)
 {
 	const struct net_filter *nf = &f->u.net.filter;
 	enum net_protocol p = f->type == FAULT_NET_PARTITION ? nf->protocol : NET_PROTO_ALL;
@@ -369,26 +311,26 @@ render_l4(struct nbuf *b, const struct fault *f, const struct fam *fa)
 	if (f->type == FAULT_NET_LATENCY)
 		p = NET_PROTO_TCP;	/* The proxy speaks TCP only. */
 	if (p == NET_PROTO_ICMP) {
-		nbuf_add(b, " meta l4proto %s", fa->icmp);
+		strbuf_addf(b, " meta l4proto %s", fa->icmp);
 		return;
 	}
 	if (p != NET_PROTO_ALL && nf->nports == 0) {
-		nbuf_add(b, " meta l4proto %s", p == NET_PROTO_TCP ? "tcp" : "udp");
+		strbuf_addf(b, " meta l4proto %s", p == NET_PROTO_TCP ? "tcp" : "udp");
 		return;
 	}
 	if (nf->nports == 0)
 		return;
 	if (p == NET_PROTO_ALL)
-		nbuf_add(b, " meta l4proto { tcp, udp } th dport {");
+		strbuf_addf(b, " meta l4proto { tcp, udp } th dport {");
 	else
-		nbuf_add(b, " %s dport {", p == NET_PROTO_TCP ? "tcp" : "udp");
+		strbuf_addf(b, " %s dport {", p == NET_PROTO_TCP ? "tcp" : "udp");
 	for (size_t i = 0; i < nf->nports; i++)
-		nbuf_add(b, "%s %u", i == 0 ? "" : ",", nf->ports[i]);
-	nbuf_add(b, " }");
+		strbuf_addf(b, "%s %u", i == 0 ? "" : ",", nf->ports[i]);
+	strbuf_addf(b, " }");
 }
 
 static void
-render_action(struct nbuf *b, const struct fault *f, const struct net_redirect *redir)
+render_action(struct strbuf *b, const struct fault *f, const struct net_redirect *redir)
 {
 	unsigned n;
 
@@ -401,33 +343,33 @@ render_action(struct nbuf *b, const struct fault *f, const struct net_redirect *
 		n = (unsigned)(f->u.net.percent * 1000.0 + 0.5);
 		n = n < 1 ? 1 : n;
 		if (n >= NET_LOSS_SCALE)
-			nbuf_add(b, " drop\n");
+			strbuf_addf(b, " drop\n");
 		else
-			nbuf_add(b, " numgen random mod %u < %u drop\n", NET_LOSS_SCALE, n);
+			strbuf_addf(b, " numgen random mod %u < %u drop\n", NET_LOSS_SCALE, n);
 		break;
 	case FAULT_NET_LATENCY:
-		nbuf_add(b, " redirect to :%u\n", redir->port);
+		strbuf_addf(b, " redirect to :%u\n", redir->port);
 		break;
 	default:
-		nbuf_add(b, " drop\n");
+		strbuf_addf(b, " drop\n");
 		break;
 	}
 }
 
 static void
-render_chain(struct nbuf *b, const char *id, const struct hook *h, const struct fault *f,
+render_chain(struct strbuf *b, const char *id, const struct hook *h, const struct fault *f,
     const struct net_exempt *ex, const struct net_redirect *redir)
 {
-	nbuf_add(b, "create chain inet " GD_NFT_TABLE " f_%s_%s\n", id, h->suffix);
+	strbuf_addf(b, "create chain inet " GD_NFT_TABLE " f_%s_%s\n", id, h->suffix);
 	render_exempt(b, id, h, ex);
 	if (f->type == FAULT_NET_LATENCY) {
 		/* The proxy's own upstream connections go where they were meant to. */
 		rule_head(b, id, h);
-		nbuf_add(b, " meta mark 0x%08" PRIx32 " return\n", redir->mark);
+		strbuf_addf(b, " meta mark 0x%08" PRIx32 " return\n", redir->mark);
 	}
 	for (size_t i = 0; i < 2; i++) {
 		rule_head(b, id, h);
-		nbuf_add(b, " %s %s @f_%s_%s", fams[i].kw, h->ingress ? "saddr" : "daddr", id,
+		strbuf_addf(b, " %s %s @f_%s_%s", fams[i].kw, h->ingress ? "saddr" : "daddr", id,
 		    fams[i].suffix);
 		render_l4(b, f, &fams[i]);
 		render_action(b, f, redir);
@@ -438,17 +380,17 @@ int
 fault_net_render(const char *id, const struct fault *f, const struct net_exempt *ex,
     const struct net_redirect *redir, uint64_t timeout_ms, char **ret_text)
 {
-	struct nbuf b = { 0 };
+	struct strbuf b = { .max = NET_MAX_TEXT };
 	unsigned mask;
 	int r;
 
 	if ((r = args_check(id, f, ex, redir, timeout_ms)) < 0)
 		return r;
 	mask = hooks_of(f);
-	nbuf_add(&b, "add table inet " GD_NFT_TABLE "\n");
+	strbuf_addf(&b, "add table inet " GD_NFT_TABLE "\n");
 	for (int h = 0; h < H_MAX; h++)
 		if (mask & (1U << h))
-			nbuf_add(&b, "add chain inet " GD_NFT_TABLE " %s { %s }\n", hooks[h].base,
+			strbuf_addf(&b, "add chain inet " GD_NFT_TABLE " %s { %s }\n", hooks[h].base,
 			    hooks[h].spec);
 	render_sets(&b, id, &f->u.net.filter, timeout_ms);
 	for (int h = 0; h < H_MAX; h++)
@@ -456,9 +398,9 @@ fault_net_render(const char *id, const struct fault *f, const struct net_exempt 
 			render_chain(&b, id, &hooks[h], f, ex, redir);
 	for (int h = 0; h < H_MAX; h++)
 		if (mask & (1U << h))
-			nbuf_add(&b, "add rule inet " GD_NFT_TABLE " %s jump f_%s_%s\n",
+			strbuf_addf(&b, "add rule inet " GD_NFT_TABLE " %s jump f_%s_%s\n",
 			    hooks[h].base, id, hooks[h].suffix);
-	return nbuf_finish(&b, ret_text);
+	return strbuf_finish(&b, ret_text);
 }
 
 int
@@ -562,7 +504,7 @@ struct scan {
 	size_t njumps;
 	char **ids;			/* With list: the ids found (gd_malloc()ed). */
 	size_t nids;
-	struct nbuf *renew;		/* With renew: add the live elements here... */
+	struct strbuf *renew;		/* With renew: add the live elements here... */
 	uint64_t timeout_ms;		/* ...with this timeout. */
 	int r;
 };
@@ -641,7 +583,7 @@ scan_renew_set(struct scan *s, const struct fam *fa, const cJSON *elems)
 
 	if (cJSON_GetArraySize(elems) == 0)
 		return;
-	nbuf_add(s->renew, "flush set inet " GD_NFT_TABLE " f_%s_%s\n", s->id, fa->suffix);
+	strbuf_addf(s->renew, "flush set inet " GD_NFT_TABLE " f_%s_%s\n", s->id, fa->suffix);
 	cJSON_ArrayForEach(it, elems) {
 		const cJSON *e = cJSON_GetObjectItemCaseSensitive(it, "elem");
 		const cJSON *val = e != NULL ? cJSON_GetObjectItemCaseSensitive(e, "val") : it;
@@ -652,7 +594,7 @@ scan_renew_set(struct scan *s, const struct fam *fa, const cJSON *elems)
 		}
 		elem_add(s->renew, &k, s->id, fa, txt, s->timeout_ms);
 	}
-	nbuf_add(s->renew, " }\n");
+	strbuf_addf(s->renew, " }\n");
 }
 
 /* A chain or set: ours (f_<id>_...), or a base chain, or foreign. */
@@ -798,7 +740,7 @@ out:
 int
 fault_net_renew(struct fault_net *n, const char *id, uint64_t timeout_ms)
 {
-	struct nbuf b = { 0 };
+	struct strbuf b = { .max = NET_MAX_TEXT };
 	struct scan s = { .id = id, .renew = &b, .timeout_ms = timeout_ms };
 	int r;
 
@@ -818,22 +760,22 @@ out:
 }
 
 static void
-revert_render(struct nbuf *b, const struct scan *s, const char *id)
+revert_render(struct strbuf *b, const struct scan *s, const char *id)
 {
 	if (!s->foreign) {
-		nbuf_add(b, "delete table inet " GD_NFT_TABLE "\n");
+		strbuf_addf(b, "delete table inet " GD_NFT_TABLE "\n");
 		return;
 	}
 	for (size_t i = 0; i < s->njumps; i++)
-		nbuf_add(b, "delete rule inet " GD_NFT_TABLE " %s handle %" PRIu64 "\n",
+		strbuf_addf(b, "delete rule inet " GD_NFT_TABLE " %s handle %" PRIu64 "\n",
 		    hooks[s->jumps[i].hook].base, s->jumps[i].handle);
 	for (int h = 0; h < H_MAX; h++)
 		if (s->chains & (1U << h))
-			nbuf_add(b, "delete chain inet " GD_NFT_TABLE " f_%s_%s\n", id,
+			strbuf_addf(b, "delete chain inet " GD_NFT_TABLE " f_%s_%s\n", id,
 			    hooks[h].suffix);
 	for (int f = 0; f < 2; f++)
 		if (s->sets & (1U << f))
-			nbuf_add(b, "delete set inet " GD_NFT_TABLE " f_%s_%s\n", id,
+			strbuf_addf(b, "delete set inet " GD_NFT_TABLE " f_%s_%s\n", id,
 			    fams[f].suffix);
 }
 
@@ -853,7 +795,7 @@ fault_net_revert(struct fault_net *n, const char *id)
 		return -EINVAL;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		struct scan s = { .id = id };
-		struct nbuf b = { 0 };
+		struct strbuf b = { .max = NET_MAX_TEXT };
 
 		if ((r = scan_table(n, &s)) < 0)
 			return r;
