@@ -469,24 +469,41 @@ load_one(struct journal *j, const char *id, struct jentry **ret)
 {
 	char name[GD_FAULT_ID_LEN + 8], *buf = NULL;
 	struct jentry *e = NULL;
-	cJSON *o;
 	size_t len = 0;
 	int r;
 
 	(void)snprintf(name, sizeof(name), "%s.json", id);
 	if ((r = read_entry_file(j->dirfd, name, &buf, &len)) < 0)
 		return r;
-	o = cJSON_ParseWithLength(buf, len);
+	r = jentry_parse(buf, len, &e);
 	gd_free(buf);
-	if (o == NULL)
-		return gd_alloc_failed() ? -ENOMEM : -EBADMSG;
+	if (r == 0 && strcmp(e->id, id) != 0)
+		r = -EBADMSG;
+	if (r < 0) {
+		jentry_free(e);
+		return r;
+	}
+	*ret = e;
+	return 0;
+}
+
+int
+jentry_parse(const char *buf, size_t len, struct jentry **ret)
+{
+	struct jentry *e;
+	unsigned long failures = gd_alloc_failures();
+	cJSON *o;
+	int r;
+
+	if (len > GD_MAX_JOURNAL_ENTRY_BYTES)
+		return -EBADMSG;
+	if ((o = cJSON_ParseWithLength(buf, len)) == NULL)
+		return gd_alloc_failures() != failures ? -ENOMEM : -EBADMSG;
 	if ((e = gd_calloc(1, sizeof(*e))) == NULL)
 		r = -ENOMEM;
 	else
 		r = entry_from_json(o, e);
 	cJSON_Delete(o);
-	if (r == 0 && strcmp(e->id, id) != 0)
-		r = -EBADMSG;
 	if (r < 0) {
 		jentry_free(e);
 		return r;

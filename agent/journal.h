@@ -81,6 +81,11 @@ int journal_peek_state(const char *dir, const char *id, enum jstate *ret);
 /* One entry; -ENOENT when there is none. */
 int journal_get(struct journal *j, const char *id, struct jentry **ret);
 
+/*
+ * Parses the text of one entry file (what journal_write() wrote).  -EBADMSG for anything
+ * else.  On success the caller owns *ret (jentry_free()).
+ */
+int jentry_parse(const char *buf, size_t len, struct jentry **ret);
 /* A fresh entry with a random id; caller owns it (jentry_free()). */
 int jentry_new(struct jentry **ret);
 struct jentry *jentry_free(struct jentry *e);
