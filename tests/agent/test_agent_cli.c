@@ -157,6 +157,25 @@ list_count(void)
 	return n;
 }
 
+/*
+ * SIGKILL pid and wait until the kernel has it exited: a multi-threaded watchdog (the
+ * proxy's) takes a moment to die, and a check in that moment would see it alive.
+ */
+static void
+kill_and_wait(pid_t pid)
+{
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	struct pollfd p;
+
+	(void)kill(pid, SIGKILL);
+	if (fd < 0)
+		return;
+	p.fd = fd;
+	p.events = POLLIN;
+	(void)poll(&p, 1, 5000);
+	(void)close(fd);
+}
+
 static pid_t
 spawn_named(const char *comm)
 {
@@ -375,8 +394,7 @@ test_pause_crash(void)
 	cJSON_Delete(root);
 	ASSERT_TRUE(wd > 1);
 	if (wd > 1)
-		(void)kill(wd, SIGKILL);
-	sleep_ms(100);
+		kill_and_wait(wd);
 	reap_zombies();
 	ASSERT_INT_EQ(state_of(victim), 'T');	/* Nobody resumed it yet. */
 	ASSERT_INT_EQ(list_count(), 0);		/* The sweep of this very command did. */
@@ -968,7 +986,7 @@ test_churn(void)
 
 				sleep_ms((long)(i * 7 % 50));
 				if (wd > 1)
-					(void)kill(wd, SIGKILL);
+					kill_and_wait(wd);
 				killed++;
 				if (list_count() != 0) {
 					printf("churn: fault %zu left after its watchdog died\n", k);
