@@ -1,0 +1,53 @@
+/*
+ * The API's routes (docs/api.md): one table maps method and path to the lowest role or the
+ * kind of token a route needs, and to its handler.  Handlers fill a reply, or return
+ * HTTP_SUSPEND to be called again when woken (long-polls).
+ */
+#ifndef GD_API_H
+#define GD_API_H
+
+#include "http.h"
+
+/* Authenticates, authorizes and runs the route of q. */
+int api_dispatch(struct req *q, struct reply *r);
+
+/* Handlers, by file.  api.c: */
+int api_healthz(struct req *q, struct reply *r);
+int api_metrics(struct req *q, struct reply *r);
+int api_playbook_apply(struct req *q, struct reply *r);
+int api_playbook_list(struct req *q, struct reply *r);
+int api_playbook_get(struct req *q, struct reply *r);
+int api_audit_list(struct req *q, struct reply *r);
+int api_audit_verify(struct req *q, struct reply *r);
+/* runs.c: */
+int api_run_start(struct req *q, struct reply *r);
+int api_run_list(struct req *q, struct reply *r);
+int api_run_get(struct req *q, struct reply *r);
+int api_run_events(struct req *q, struct reply *r);
+int api_run_approve(struct req *q, struct reply *r);
+int api_run_halt(struct req *q, struct reply *r);
+int api_halt_all(struct req *q, struct reply *r);
+int api_halt_clear(struct req *q, struct reply *r);
+int api_halt_get(struct req *q, struct reply *r);
+/* fleet.c: */
+int api_agent_list(struct req *q, struct reply *r);
+int api_agent_enroll(struct req *q, struct reply *r);
+int api_agent_poll(struct req *q, struct reply *r);
+int api_agent_report(struct req *q, struct reply *r);
+
+/*
+ * Commits the open transaction after appending its audit row (actor, action, object,
+ * details consumed), then anchors the chain.  On failure everything is rolled back and
+ * -EIO returned; the caller answers 500.
+ */
+int api_commit_audited(struct ctl *c, const char *actor, const char *action,
+    const char *object, cJSON *details);
+/* The audit actor of a principal: the user's name or "agent:<host>". */
+const char *api_actor(const struct req *q, char *buf, size_t len);
+
+/* A string column of the current row ("" for NULL). */
+const char *col_text(sqlite3_stmt *st, int i);
+/* Adds a time (Unix ms, or NULL when the column is NULL) to obj as RFC 3339. */
+void json_add_time_col(cJSON *obj, const char *key, sqlite3_stmt *st, int i);
+
+#endif

@@ -1,0 +1,77 @@
+/*
+ * gamedayd's shared state: the configuration, the store, the HTTP server and the run
+ * engine.  One struct ctl per process (tests start several, each in its own state dir).
+ *
+ * Threads: libmicrohttpd's single polling thread runs every request handler; the engine
+ * thread advances runs and wakes long-polls.  They share the store (its mutex) and the
+ * waiter list (ctl->wlock).  A long-poll is a suspended connection, never a thread.
+ */
+#ifndef GD_CTL_H
+#define GD_CTL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "limits.h"
+#include "store.h"
+
+#define CTL_DEFAULT_LISTEN	"127.0.0.1:7070"
+#define CTL_DEFAULT_STATE_DIR	"/var/lib/gamedayd"
+#define CTL_MAX_BODY		(1024 * 1024)	/* Request bodies over this get 413. */
+#define CTL_MAX_HEADERS		(16 * 1024)	/* Request headers over this get 431. */
+#define CTL_POLL_MAX_MS		25000		/* The longest a long-poll is held. */
+#define CTL_LOST_GRACE_MS	5000		/* Silent past lease + this: lost. */
+#define CTL_INJECT_TIMEOUT_MS	60000		/* Faults not applied by then: roll back. */
+#define CTL_ORDER_GRACE_MS	30000		/* Agent TTL = run's remaining time + this. */
+#define CTL_ENROLL_TTL_MS	(24LL * 3600 * 1000)	/* Enrolment tokens expire. */
+
+struct config {
+	char state_dir[GD_MAX_PATH_BYTES];
+	char listen_addr[64];
+	uint16_t listen_port;
+	char tls_cert[GD_MAX_PATH_BYTES], tls_key[GD_MAX_PATH_BYTES];	/* "" = plain HTTP. */
+	uint64_t poll_max_ms;		/* CTL_POLL_MAX_MS; tests shorten it. */
+	uint64_t tick_ms;		/* The engine's period; 100 ms. */
+	unsigned max_connections;	/* Open connections, long-polls included. */
+};
+
+struct waiter;
+
+struct ctl {
+	struct config cfg;
+	struct store *store;
+	struct MHD_Daemon *mhd;
+	uint16_t port;			/* The bound port (cfg may say 0). */
+
+	pthread_t engine;
+	bool engine_started;
+	pthread_mutex_t wlock;		/* Guards the waiters and the flags below. */
+	pthread_cond_t wake;		/* Signals the engine. */
+	struct waiter *waiters;		/* Suspended long-polls. */
+	size_t nwaiters;
+	bool stopping, kick;
+	uint64_t wake_seq;		/* Bumped by every ctl_wake(). */
+
+	/* Counters for /metrics (under wlock). */
+	uint64_t requests, polls_answered, orders_delivered;
+};
+
+/* Defaults, then the config file (JSON) if any; flags are applied by the caller. */
+void config_defaults(struct config *cfg);
+int config_load(struct config *cfg, const char *path, char *why, size_t whylen);
+/* "ADDR:PORT" (IPv4, or [IPv6]:PORT) into cfg. */
+int config_set_listen(struct config *cfg, const char *s, char *why, size_t whylen);
+
+/* Opens the store, starts the HTTP server and the engine. */
+int ctl_start(struct ctl *c, const struct config *cfg, char *why, size_t whylen);
+/* Stops accepting, answers the long-polls, stops the engine, closes the store. */
+void ctl_stop(struct ctl *c);
+
+/* Asks the engine to run now (a run changed, an order was queued). */
+void ctl_kick(struct ctl *c);
+/* Answers every long-poll waiting on key (a host's polls, a run's event watchers). */
+void ctl_wake(struct ctl *c, const char *key);
+void ctl_wake_all(struct ctl *c);
+
+#endif

@@ -1,0 +1,78 @@
+/*
+ * Runs: their rows, their state machine and the transactions that move them.
+ *
+ *   scheduled → awaiting_approval → preflight → injecting → running → rolling_back →
+ *   completed | aborted | failed, plus halted (DESIGN §5).
+ *
+ * Every change happens in one store transaction with its event row and its audit row, so
+ * a controller killed at any moment restarts from a consistent state: orders exist exactly
+ * when the transition that made them committed (no double injection), and the engine
+ * (engine.c) carries each run on from where the store says it is.
+ *
+ * Faults of a run, per host and playbook fault index (run_faults.state):
+ *   pending → applied → reverting → reverted | revert_failed | revert_unconfirmed
+ *   pending → inject_failed | cancelled | planned (dry run)
+ */
+#ifndef GD_RUNS_H
+#define GD_RUNS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "ctl.h"
+#include "hash.h"
+
+#define RUN_ID_LEN	18	/* "r-" and 16 hex digits. */
+
+/* A transaction that audits: rows appended as it goes, the anchor written at commit. */
+struct tx {
+	struct ctl *c;
+	int64_t seq;
+	char hash[GD_SHA256_HEX_LEN];
+	int err;
+};
+
+int tx_begin(struct ctl *c, struct tx *t);
+/* Appends an audit row (details consumed); a failure sticks and fails the commit. */
+void tx_audit(struct tx *t, const char *actor, const char *action, const char *object,
+    cJSON *details);
+/* Commits (or rolls back when anything failed) and anchors the chain.  0 or -EIO. */
+int tx_commit(struct tx *t);
+void tx_abort(struct tx *t);
+
+bool run_state_terminal(const char *state);
+bool run_state_active(const char *state);	/* Holds its hosts. */
+
+/*
+ * Inside a transaction: moves run id to state to (from whatever it is), with an event and
+ * an audit row by actor for reason.  Entering rolling_back queues the reverts.
+ */
+int run_transition(struct tx *t, const char *id, const char *to, const char *actor,
+    const char *reason);
+/* Inside a transaction: a "fault" or "note" event of a run. */
+int run_event(struct tx *t, const char *id, const char *kind, const char *host,
+    const char *actor, const char *reason);
+/*
+ * Inside a transaction: halts run id (nothing injected yet: halted at once; else rolling
+ * back, ending halted).  0, or -EALREADY when it had already ended.
+ */
+int run_halt(struct tx *t, const char *id, const char *actor, const char *reason);
+/* Inside a transaction: queues a revert order for one applied fault of a run. */
+int run_queue_revert(struct tx *t, const char *run, const char *host, int idx,
+    const char *fault_id);
+
+/* The run as docs/api.md shows it; NULL when there is none.  Takes no lock. */
+cJSON *run_json(struct ctl *c, const char *id, bool with_targets);
+
+/* The engine thread (engine.c). */
+int engine_start(struct ctl *c);
+void engine_stop(struct ctl *c);
+/* One pass over every unfinished run and every agent's lease; tests call it directly. */
+void engine_tick(struct ctl *c);
+
+/* Random hex id with a prefix ("r-", "o-"). */
+void new_id(const char *prefix, char *buf, size_t len);
+
+#endif
