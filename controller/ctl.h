@@ -48,7 +48,8 @@ struct ctl {
 	bool engine_started;
 	pthread_mutex_t wlock;		/* Guards the waiters and the flags below. */
 	pthread_cond_t wake;		/* Signals the engine. */
-	struct waiter *waiters;		/* Suspended long-polls. */
+#define CTL_WAIT_BUCKETS 4096
+	struct waiter *waiters[CTL_WAIT_BUCKETS];	/* Suspended long-polls, by key hash. */
 	size_t nwaiters;
 	bool stopping, kick;
 	uint64_t wake_seq;		/* Bumped by every ctl_wake(). */

@@ -142,6 +142,17 @@ queue(struct MHD_Connection *conn, struct reply *r)
 	return ret;
 }
 
+/* FNV-1a: a waiter's bucket, so that a wake touches only the polls of its key. */
+static size_t
+bucket(const char *key)
+{
+	uint32_t h = 2166136261U;
+
+	for (; *key != '\0'; key++)
+		h = (h ^ (uint8_t)*key) * 16777619U;
+	return h % CTL_WAIT_BUCKETS;
+}
+
 /* Registers q as a waiter and suspends its connection, unless a wake came meanwhile. */
 static bool
 suspend(struct ctl *c, struct req *q)
@@ -158,8 +169,8 @@ suspend(struct ctl *c, struct req *q)
 		return false;
 	}
 	w->q = q;
-	w->next = c->waiters;
-	c->waiters = w;
+	w->next = c->waiters[bucket(q->wait_key)];
+	c->waiters[bucket(q->wait_key)] = w;
 	c->nwaiters++;
 	MHD_suspend_connection(q->conn);
 	(void)pthread_mutex_unlock(&c->wlock);
@@ -184,7 +195,7 @@ ctl_wake(struct ctl *c, const char *key)
 {
 	(void)pthread_mutex_lock(&c->wlock);
 	c->wake_seq++;
-	for (struct waiter **pw = &c->waiters; *pw != NULL;)
+	for (struct waiter **pw = &c->waiters[bucket(key)]; *pw != NULL;)
 		if (strcmp((*pw)->q->wait_key, key) == 0)
 			resume_locked(c, pw);
 		else
@@ -197,8 +208,9 @@ ctl_wake_all(struct ctl *c)
 {
 	(void)pthread_mutex_lock(&c->wlock);
 	c->wake_seq++;
-	while (c->waiters != NULL)
-		resume_locked(c, &c->waiters);
+	for (size_t b = 0; b < CTL_WAIT_BUCKETS; b++)
+		while (c->waiters[b] != NULL)
+			resume_locked(c, &c->waiters[b]);
 	(void)pthread_mutex_unlock(&c->wlock);
 }
 
@@ -208,11 +220,12 @@ http_expire_waiters(struct ctl *c)
 	int64_t now = gd_mono_ms();
 
 	(void)pthread_mutex_lock(&c->wlock);
-	for (struct waiter **pw = &c->waiters; *pw != NULL;)
-		if ((*pw)->q->wait_deadline <= now)
-			resume_locked(c, pw);
-		else
-			pw = &(*pw)->next;
+	for (size_t b = 0; b < CTL_WAIT_BUCKETS; b++)
+		for (struct waiter **pw = &c->waiters[b]; *pw != NULL;)
+			if ((*pw)->q->wait_deadline <= now)
+				resume_locked(c, pw);
+			else
+				pw = &(*pw)->next;
 	(void)pthread_mutex_unlock(&c->wlock);
 }
 

@@ -4,7 +4,7 @@
  *   gamedayd [--config FILE] [--state-dir DIR] [--listen ADDR:PORT]
  *   gamedayd token create --state-dir DIR --user NAME --role ROLE
  *   gamedayd token revoke --state-dir DIR --user NAME
- *   gamedayd enroll-token create --state-dir DIR [--ttl DUR]
+ *   gamedayd enroll-token create --state-dir DIR [--ttl DUR] [--count N]
  *
  * The token commands print the new token alone on one line, once; only its hash is kept.
  * Exit status: 0 done, 1 failed, 2 bad usage.
@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -35,11 +36,13 @@ usage(const char *msg)
 	    "       gamedayd token create --state-dir DIR --user NAME --role "
 	    "viewer|operator|approver|admin\n"
 	    "       gamedayd token revoke --state-dir DIR --user NAME\n"
-	    "       gamedayd enroll-token create --state-dir DIR [--ttl DUR]\n", stderr);
+	    "       gamedayd enroll-token create --state-dir DIR [--ttl DUR] [--count N]\n",
+	    stderr);
 	exit(EXIT_USAGE);
 }
 
-enum { OPT_CONFIG = 256, OPT_STATE_DIR, OPT_LISTEN, OPT_USER, OPT_ROLE, OPT_TTL, OPT_HELP };
+enum { OPT_CONFIG = 256, OPT_STATE_DIR, OPT_LISTEN, OPT_USER, OPT_ROLE, OPT_TTL, OPT_COUNT,
+	OPT_HELP };
 
 static const struct option opts[] = {
 	{ "config", required_argument, NULL, OPT_CONFIG },
@@ -48,6 +51,7 @@ static const struct option opts[] = {
 	{ "user", required_argument, NULL, OPT_USER },
 	{ "role", required_argument, NULL, OPT_ROLE },
 	{ "ttl", required_argument, NULL, OPT_TTL },
+	{ "count", required_argument, NULL, OPT_COUNT },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -57,6 +61,7 @@ serve(const struct config *cfg)
 {
 	struct ctl c;
 	char why[512];
+	struct rlimit rl;
 	sigset_t set;
 	int sig = 0;
 
@@ -67,6 +72,11 @@ serve(const struct config *cfg)
 	(void)sigaddset(&set, SIGHUP);
 	(void)pthread_sigmask(SIG_BLOCK, &set, NULL);
 	(void)signal(SIGPIPE, SIG_IGN);
+	/* Every agent holds a connection open: take all the descriptors we are allowed. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	if (ctl_start(&c, cfg, why, sizeof(why)) < 0) {
 		log_warnx("cannot start: %s", why);
 		return EXIT_FAILED;
@@ -97,6 +107,8 @@ main(int argc, char **argv)
 	char why[512], tok[AUTH_TOKEN_LEN + 1];
 	struct store *s;
 	uint64_t ttl_ms = CTL_ENROLL_TTL_MS;
+	long count = 1;
+	char *end;
 	int ch, r, n;
 
 	log_init("gamedayd", LOG_LEVEL_INFO);
@@ -155,6 +167,11 @@ main(int argc, char **argv)
 			case OPT_TTL:
 				ttl = optarg;
 				break;
+			case OPT_COUNT:
+				count = strtol(optarg, &end, 10);
+				if (*optarg == '\0' || *end != '\0' || count < 1 || count > 100000)
+					usage("--count must be from 1 to 100000");
+				break;
 			default:
 				usage(NULL);
 			}
@@ -186,8 +203,17 @@ main(int argc, char **argv)
 			    sizeof(why));
 		else if (is_token)
 			r = auth_revoke_user(s, user, &n, why, sizeof(why));
-		else
-			r = auth_create_enroll_token(s, (int64_t)ttl_ms, tok, why, sizeof(why));
+		else {
+			/* A fleet's worth at once, one per line: each is still single use. */
+			for (long i = 0; i < count; i++) {
+				r = auth_create_enroll_token(s, (int64_t)ttl_ms, tok, why,
+				    sizeof(why));
+				if (r < 0)
+					break;
+				if (i + 1 < count)
+					(void)printf("%s\n", tok);
+			}
+		}
 		store_close(s);
 		if (r < 0) {
 			(void)fprintf(stderr, "gamedayd: %s\n", why);

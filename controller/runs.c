@@ -44,12 +44,18 @@ tx_audit(struct tx *t, const char *actor, const char *action, const char *object
 int
 tx_commit(struct tx *t)
 {
+	bool light;
+
 	if (t->err != 0) {
 		store_rollback(t->c->store);
 		return -EIO;
 	}
+	light = t->c->store->light;
 	if (store_commit(t->c->store) < 0)
 		return -EIO;
+	/* Audit rows are durable before their anchor says they exist. */
+	if (light && t->seq > 0 && store_sync_wal(t->c->store) < 0)
+		log_warn("store: cannot sync the WAL");
 	if (t->seq > 0 && audit_anchor_write(t->c->store->anchor_path, t->seq, t->hash) < 0)
 		log_warnx("audit: cannot write the anchor (the rows are committed)");
 	return 0;

@@ -1,6 +1,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -278,6 +279,32 @@ store_begin(struct store *s)
 }
 
 int
+store_begin_light(struct store *s)
+{
+	(void)pthread_mutex_lock(&s->lock);
+	if (sqlite3_exec(s->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+		int r = store_fail(s, "begin");
+
+		(void)sqlite3_exec(s->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
+		(void)pthread_mutex_unlock(&s->lock);
+		return r;
+	}
+	s->light = true;
+	return 0;
+}
+
+/* After a light transaction: every other commit is durable again. */
+static void
+end_light(struct store *s)
+{
+	if (s->light &&
+	    sqlite3_exec(s->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK)
+		(void)store_fail(s, "synchronous = FULL");
+	s->light = false;
+}
+
+int
 store_commit(struct store *s)
 {
 	int r = 0;
@@ -286,6 +313,7 @@ store_commit(struct store *s)
 		r = store_fail(s, "commit");
 		(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	}
+	end_light(s);
 	(void)pthread_mutex_unlock(&s->lock);
 	return r;
 }
@@ -296,6 +324,7 @@ store_rollback(struct store *s)
 	if (sqlite3_get_autocommit(s->db) == 0 &&
 	    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
 		(void)store_fail(s, "rollback");
+	end_light(s);
 	(void)pthread_mutex_unlock(&s->lock);
 }
 
@@ -319,5 +348,20 @@ store_exec(struct store *s, const char *sql, int n, ...)
 	if (r == 0 && sqlite3_step(st) != SQLITE_DONE)
 		r = store_fail(s, sql);
 	sqlite3_finalize(st);
+	return r;
+}
+
+int
+store_sync_wal(struct store *s)
+{
+	char path[GD_MAX_PATH_BYTES + 16];
+	int fd, r = 0;
+
+	(void)snprintf(path, sizeof(path), "%s/%s-wal", s->dir, STORE_DB_NAME);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return errno == ENOENT ? 0 : -errno;	/* Checkpointed away: on disk. */
+	if (fdatasync(fd) == -1)
+		r = -errno;
+	(void)close(fd);
 	return r;
 }

@@ -27,6 +27,7 @@ struct store {
 	char dir[GD_MAX_PATH_BYTES];
 	char anchor_path[GD_MAX_PATH_BYTES];
 	int schema_version;
+	bool light;		/* The open transaction is a light one. */
 };
 
 /*
@@ -46,8 +47,17 @@ void store_close(struct store *s);
  * back.  Return 0 or -EIO (the SQLite message is logged).
  */
 int store_begin(struct store *s);
+/*
+ * A transaction whose loss in a power failure costs nothing (an agent's last_seen, an
+ * order's delivery mark): committed with synchronous=NORMAL, which in WAL mode still
+ * survives the process being killed; the next full commit makes it durable too.
+ */
+int store_begin_light(struct store *s);
 int store_commit(struct store *s);
 void store_rollback(struct store *s);
+
+/* fdatasync()s the WAL: makes the light commits so far as durable as full ones. */
+int store_sync_wal(struct store *s);
 
 /* Runs one statement with no result rows: sql and n text parameters (NULL binds NULL). */
 int store_exec(struct store *s, const char *sql, int n, ...);

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,8 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+/* curl's type-checking macros need GNU C; the project builds as ISO C11. */
+#define CURL_DISABLE_TYPECHECK 1
 #include <curl/curl.h>
 
 extern char **environ;
