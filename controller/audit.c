@@ -214,8 +214,9 @@ last_row(sqlite3 *db, int64_t *ret_seq, char ret_hash[GD_SHA256_HEX_LEN])
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		h = (const char *)sqlite3_column_text(st, 1);
 		if (h == NULL || !hex64_valid(h, (size_t)sqlite3_column_bytes(st, 1))) {
-			log_warnx("audit: row %" PRId64 " has a malformed hash: the log is damaged, "
-			    "run `gameday audit verify`", (int64_t)sqlite3_column_int64(st, 0));
+			log_warnx("audit: row %" PRId64 " has a malformed hash: the log is "
+			    "damaged, run `gameday audit verify`",
+			    (int64_t)sqlite3_column_int64(st, 0));
 			r = -EBADMSG;
 		} else {
 			*ret_seq = sqlite3_column_int64(st, 0);

@@ -86,9 +86,10 @@ commit_audited(struct store *s, const char *action, const char *object, cJSON *d
 		store_rollback(s);
 		return r;
 	}
-	if ((r = store_commit(s)) < 0)
-		return r;
-	return audit_anchor_write(s->anchor_path, seq, hash);
+	if ((r = store_commit_hold(s)) == 0)
+		r = audit_anchor_write(s->anchor_path, seq, hash);
+	store_unlock(s);
+	return r;
 }
 
 int

@@ -51,13 +51,16 @@ tx_commit(struct tx *t)
 		return -EIO;
 	}
 	light = t->c->store->light;
-	if (store_commit(t->c->store) < 0)
+	if (store_commit_hold(t->c->store) < 0) {
+		store_unlock(t->c->store);
 		return -EIO;
+	}
 	/* Audit rows are durable before their anchor says they exist. */
 	if (light && t->seq > 0 && store_sync_wal(t->c->store) < 0)
 		log_warn("store: cannot sync the WAL");
 	if (t->seq > 0 && audit_anchor_write(t->c->store->anchor_path, t->seq, t->hash) < 0)
 		log_warnx("audit: cannot write the anchor (the rows are committed)");
+	store_unlock(t->c->store);
 	return 0;
 }
 

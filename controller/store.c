@@ -208,6 +208,7 @@ store_open(struct store **ret, const char *state_dir, char *why, size_t whylen)
 	    "PRAGMA foreign_keys = ON;"
 	    "PRAGMA secure_delete = ON;";
 	char path[GD_MAX_PATH_BYTES];
+	struct audit_verify v;
 	struct store *s;
 	int r;
 
@@ -247,6 +248,15 @@ store_open(struct store **ret, const char *state_dir, char *why, size_t whylen)
 	}
 	if ((r = migrate(s, why, whylen)) < 0)
 		goto fail;
+	if ((r = audit_recover(s->db, s->anchor_path, &v)) < 0) {
+		(void)snprintf(why, whylen, "cannot read the audit log or its anchor %s: %s",
+		    log_esc(s->anchor_path), strerror(-r));
+		goto fail;
+	}
+	if (!v.ok)
+		log_warnx("audit: the chain does not verify: first bad row %lld: %s (gameday "
+		    "audit verify reports it until an operator re-anchors; see "
+		    "docs/operations.md)", (long long)v.first_bad_seq, v.reason);
 	*ret = s;
 	return 0;
 fail:
@@ -305,7 +315,7 @@ end_light(struct store *s)
 }
 
 int
-store_commit(struct store *s)
+store_commit_hold(struct store *s)
 {
 	int r = 0;
 
@@ -313,8 +323,22 @@ store_commit(struct store *s)
 		r = store_fail(s, "commit");
 		(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	}
+	return r;
+}
+
+void
+store_unlock(struct store *s)
+{
 	end_light(s);
 	(void)pthread_mutex_unlock(&s->lock);
+}
+
+int
+store_commit(struct store *s)
+{
+	int r = store_commit_hold(s);
+
+	store_unlock(s);
 	return r;
 }
 

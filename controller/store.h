@@ -54,6 +54,13 @@ int store_begin(struct store *s);
  */
 int store_begin_light(struct store *s);
 int store_commit(struct store *s);
+/*
+ * Commits and keeps the lock (0 or -EIO; on failure rolled back and still locked): the
+ * audit anchor is written before anything else can commit, so it lags the log by at most
+ * the one row of a crash.  store_unlock() ends it.
+ */
+int store_commit_hold(struct store *s);
+void store_unlock(struct store *s);
 void store_rollback(struct store *s);
 
 /* fdatasync()s the WAL: makes the light commits so far as durable as full ones. */
