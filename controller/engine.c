@@ -24,7 +24,7 @@
 
 struct run_row {
 	char id[32], state[32], end_state[32], playbook[256], revision[72];
-	bool dry_run;
+	bool dry_run, approved;
 	int64_t started, ends, changed;
 };
 
@@ -94,6 +94,7 @@ tags_match(const struct playbook *pb, const cJSON *tags)
 struct fleet {
 	struct candidate *v;
 	char (*hosts)[256];
+	bool *production;	/* The agent is tagged environment=production. */
 	size_t n;
 };
 
@@ -102,6 +103,7 @@ fleet_free(struct fleet *f)
 {
 	gd_free(f->v);
 	gd_free(f->hosts);
+	gd_free(f->production);
 }
 
 /* The reachable agents whose tags match, each marked busy when another run holds it. */
@@ -121,13 +123,15 @@ matching_hosts(struct ctl *c, const struct playbook *pb, const char *run, struct
 	(void)sqlite3_bind_text(st, 1, run, -1, SQLITE_STATIC);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		cJSON *tags = cJSON_Parse(col_text(st, 1));
-		bool ok = tags_match(pb, tags);
+		const cJSON *env = cJSON_GetObjectItemCaseSensitive(tags, "environment");
+		bool ok = tags_match(pb, tags), prod = cJSON_IsString(env) &&
+		    strcmp(env->valuestring, "production") == 0;
 
 		cJSON_Delete(tags);
 		if (!ok)
 			continue;
 		if (f->n == cap) {
-			void *a, *b;
+			void *a, *b, *p;
 
 			cap = cap * 2 + 16;
 			a = gd_realloc(f->v, cap * sizeof(*f->v));
@@ -136,11 +140,15 @@ matching_hosts(struct ctl *c, const struct playbook *pb, const char *run, struct
 			b = gd_realloc(f->hosts, cap * sizeof(*f->hosts));
 			if (b != NULL)
 				f->hosts = b;
-			if (a == NULL || b == NULL) {
+			p = gd_realloc(f->production, cap * sizeof(*f->production));
+			if (p != NULL)
+				f->production = p;
+			if (a == NULL || b == NULL || p == NULL) {
 				r = -ENOMEM;
 				break;
 			}
 		}
+		f->production[f->n] = prod;
 		(void)snprintf(f->hosts[f->n], sizeof(f->hosts[0]), "%s", col_text(st, 0));
 		f->v[f->n].busy = sqlite3_column_int(st, 2) != 0;
 		f->n++;
@@ -218,6 +226,20 @@ preflight(struct ctl *c, const struct run_row *run)
 		fleet_free(&f);
 		goto done;
 	}
+	/*
+	 * Authorization looks at the targets, not only the playbook: a playbook that says
+	 * staging but whose tags reach hosts tagged environment=production needs the same
+	 * second person as a production playbook.
+	 */
+	for (size_t i = 0; i < npick && !run->dry_run && !run->approved; i++)
+		if (f.production[pick[i]]) {
+			(void)snprintf(why, sizeof(why), "target %s is tagged environment="
+			    "production: the run waits for a second person with the approver "
+			    "role", f.hosts[pick[i]]);
+			(void)run_transition(&t, run->id, "awaiting_approval", ACTOR, why);
+			fleet_free(&f);
+			goto done;
+		}
 	(void)snprintf(now, sizeof(now), "%lld", (long long)t0);
 	(void)snprintf(ends, sizeof(ends), "%lld", (long long)(t0 + (int64_t)pb->duration_ms));
 	(void)snprintf(exp, sizeof(exp), "%lld", (long long)(t0 + CTL_INJECT_TIMEOUT_MS));
@@ -433,7 +455,8 @@ engine_tick(struct ctl *c)
 	(void)pthread_mutex_lock(&c->store->lock);
 	if (prepare(c, "SELECT id, state, coalesce(end_state, ''), playbook, revision, dry_run, "
 	    "coalesce(started, 0), coalesce(ends, 0), (SELECT max(time) FROM events e WHERE "
-	    "e.run = runs.id AND e.kind = 'state') FROM runs WHERE state IN ('preflight', "
+	    "e.run = runs.id AND e.kind = 'state'), approved_by IS NOT NULL FROM runs WHERE "
+	    "state IN ('preflight', "
 	    "'injecting', 'running', 'rolling_back')", &st) == 0) {
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			struct run_row *row;
@@ -458,6 +481,7 @@ engine_tick(struct ctl *c)
 			row->started = sqlite3_column_int64(st, 6);
 			row->ends = sqlite3_column_int64(st, 7);
 			row->changed = sqlite3_column_int64(st, 8);
+			row->approved = sqlite3_column_int(st, 9) != 0;
 		}
 		sqlite3_finalize(st);
 	}
