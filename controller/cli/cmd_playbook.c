@@ -1,4 +1,7 @@
-/* gameday playbook validate|print: offline checks of playbook files. */
+/*
+ * gameday playbook validate|print: offline checks of playbook files; apply|list: the
+ * playbooks stored on the controller.
+ */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -8,6 +11,7 @@
 
 #include "alloc.h"
 #include "cli.h"
+#include "client.h"
 #include "err.h"
 #include "limits.h"
 #include "log.h"
@@ -74,9 +78,12 @@ print_valid_json(const struct playbook *pb, const char *summary)
 	return CLI_OK;
 }
 
-/* Loads and parses path; on failure prints the problems. */
+/*
+ * Loads and parses path; on failure prints the problems.  When ret_text is not NULL it gets
+ * the file's text (the caller owns it, gd_free()), *ret_len its length.
+ */
 static int
-load(const char *path, bool json, struct playbook **ret)
+load_text(const char *path, bool json, struct playbook **ret, char **ret_text, size_t *ret_len)
 {
 	static struct gd_err err;	/* ~40 KiB: too large for a comfortable stack frame. */
 	char *buf = NULL;
@@ -98,6 +105,11 @@ load(const char *path, bool json, struct playbook **ret)
 		return r;
 	}
 	r = playbook_parse(buf, len, ret, &err);
+	if (r == 0 && ret_text != NULL) {
+		*ret_text = buf;
+		*ret_len = len;
+		buf = NULL;
+	}
 	gd_free(buf);
 report:
 	if (r < 0) {
@@ -107,6 +119,12 @@ report:
 			print_errors(&err);
 	}
 	return r;
+}
+
+static int
+load(const char *path, bool json, struct playbook **ret)
+{
+	return load_text(path, json, ret, NULL, NULL);
 }
 
 static int
@@ -161,16 +179,114 @@ playbook_print_cmd(int argc, char **argv)
 	return CLI_OK;
 }
 
+/* playbook apply FILE: the offline checks first, then POST /v1/playbooks. */
+static int
+playbook_apply(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = { { NULL, 0, NULL, 0 } };
+	struct playbook *pb = NULL;
+	cJSON *reply = NULL;
+	const cJSON *created;
+	char *text = NULL;
+	size_t len = 0;
+	long status = 0;
+	int c, r;
+
+	optind = 0;
+	opterr = 0;
+	if ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1)
+		return cli_bad_option("playbook apply", c, argv);
+	if (argc - optind != 1)
+		return cli_usage_error("usage: gameday playbook apply FILE");
+	if (load_text(argv[optind], false, &pb, &text, &len) < 0)
+		return CLI_FAILED;
+	pb = playbook_free(pb);
+	r = client_call(cli, "POST", "/v1/playbooks", text, len, 0, &reply, &status);
+	gd_free(text);
+	if (r != CLI_OK)
+		return r;
+	created = cli_get(reply, "created");
+	(void)printf("%s ", cJSON_IsBool(created) ? (cJSON_IsTrue(created) ? "applied" :
+	    "unchanged") : (status == 201 ? "applied" : "unchanged"));
+	cli_put(stdout, cli_str(reply, "name"), false);
+	(void)fputs(" revision ", stdout);
+	cli_put(stdout, cli_str(reply, "revision"), false);
+	(void)putchar('\n');
+	cJSON_Delete(reply);
+	return CLI_OK;
+}
+
+/* The first 12 characters of a revision hash, as in the table. */
+static const char *
+short_rev(const char *rev, char buf[13])
+{
+	(void)snprintf(buf, 13, "%s", rev);
+	return buf;
+}
+
+static int
+playbook_list(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char *const header[] = {
+		"NAME", "REVISION", "ENVIRONMENT", "TIER", "UPDATED",
+	};
+	struct table *t = NULL;
+	cJSON *reply = NULL;
+	const cJSON *pb;
+	bool json = false;
+	int c, r;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		if (c != 'j')
+			return cli_bad_option("playbook list", c, argv);
+		json = true;
+	}
+	if (argc - optind != 0)
+		return cli_usage_error("usage: gameday playbook list [--json]");
+	if ((r = client_get(cli, "/v1/playbooks", 0, &reply)) != CLI_OK)
+		return r;
+	if (json) {
+		r = cli_print_json(reply, true);
+		goto out;
+	}
+	r = CLI_FAILED;
+	if ((t = table_new(5, header)) == NULL) {
+		(void)fputs("gameday: out of memory\n", stderr);
+		goto out;
+	}
+	cJSON_ArrayForEach(pb, cli_array(reply, "playbooks")) {
+		char tier[CLI_NUM_LEN], rev[13];
+
+		table_add(t, (const char *const[]){ cli_str(pb, "name"),
+		    short_rev(cli_str(pb, "revision"), rev), cli_str(pb, "environment"),
+		    cli_num(pb, "tier", tier), cli_str(pb, "updated") });
+	}
+	r = table_print(t, stdout);
+out:
+	table_free(t);
+	cJSON_Delete(reply);
+	return r;
+}
+
 int
 cmd_playbook(struct cli *cli, int argc, char **argv)
 {
-	(void)cli;
 	if (argc < 2)
-		return cli_usage_error("usage: gameday playbook validate|print ...");
+		return cli_usage_error("usage: gameday playbook validate|print|apply|list ...");
 	if (strcmp(argv[1], "validate") == 0)
 		return playbook_validate(argc - 1, argv + 1);
 	if (strcmp(argv[1], "print") == 0)
 		return playbook_print_cmd(argc - 1, argv + 1);
-	return cli_usage_error("playbook: unknown subcommand '%s' (validate, print)",
+	if (strcmp(argv[1], "apply") == 0)
+		return playbook_apply(cli, argc - 1, argv + 1);
+	if (strcmp(argv[1], "list") == 0)
+		return playbook_list(cli, argc - 1, argv + 1);
+	return cli_usage_error("playbook: unknown subcommand '%s' (validate, print, apply, list)",
 	    log_esc(argv[1]));
 }

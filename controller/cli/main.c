@@ -14,6 +14,7 @@
 
 #include "alloc.h"
 #include "cli.h"
+#include "client.h"
 #include "log.h"
 
 static const struct {
@@ -21,19 +22,42 @@ static const struct {
 	int (*fn)(struct cli *, int, char **);
 } commands[] = {
 	{ "playbook", cmd_playbook },
+	{ "run", cmd_run },
+	{ "halt", cmd_halt },
+	{ "agents", cmd_agents },
+	{ "audit", cmd_audit },
 };
 
 static void
 usage(FILE *f)
 {
 	(void)fprintf(f,
-	    "usage: gameday [--url URL] [--token TOKEN] COMMAND [ARGS]\n"
+	    "usage: gameday [--url URL] [--token TOKEN | --token-file FILE] COMMAND [ARGS]\n"
 	    "\n"
-	    "commands:\n"
+	    "playbooks:\n"
 	    "  playbook validate [--json] FILE   check a playbook offline (exit 1 if invalid)\n"
 	    "  playbook print FILE               the playbook in canonical form, defaults filled\n"
+	    "  playbook apply FILE               validate, then store it on the controller\n"
+	    "  playbook list [--json]            the stored playbooks\n"
+	    "runs:\n"
+	    "  run start NAME [--dry-run] --reason TEXT\n"
+	    "                                    start a run of playbook NAME; prints its id\n"
+	    "  run list [--json] [--limit N]     runs, newest first (default limit 100)\n"
+	    "  run show [--json] ID              state, people, times, faults per host, plans\n"
+	    "  run watch [--json] ID             follow a run's events until it ends: exit 0\n"
+	    "                                    if completed, aborted or halted, 1 if failed\n"
+	    "  run approve ID                    approve a run awaiting approval (approver)\n"
+	    "  halt ID [--reason TEXT]           halt one run (any user)\n"
+	    "  halt --all [--reason TEXT]        halt every run and refuse new ones until cleared\n"
+	    "  halt --clear                      lift a halt --all (admin)\n"
+	    "hosts and audit:\n"
+	    "  agents [--json]                   enrolled agents: state, last seen, tags, faults\n"
+	    "  audit [--since RFC3339] [--json]  the audit log, oldest first\n"
+	    "  audit verify [--json]             check the audit hash chain (exit 1 if broken)\n"
 	    "\n"
-	    "The URL and token may also come from GAMEDAY_URL and GAMEDAY_TOKEN.\n"
+	    "--url defaults to http://127.0.0.1:7070; the URL and token may also come from\n"
+	    "GAMEDAY_URL and GAMEDAY_TOKEN.  --token-file reads the token from a file.\n"
+	    "--json prints the controller's reply as JSON (run watch: one event per line).\n"
 	    "Exit status: 0 success, 1 refused or failed, 2 bad usage.\n");
 }
 
@@ -48,6 +72,36 @@ cli_usage_error(const char *fmt, ...)
 	va_end(ap);
 	(void)fputs(" (see gameday --help)\n", stderr);
 	return CLI_USAGE;
+}
+
+int
+cli_bad_option(const char *what, int c, char **argv)
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : "?";
+	const char *pre = what != NULL ? what : "", *sep = what != NULL ? ": " : "";
+
+	/* No command has a short option that takes an argument: ':' is about a long one. */
+	if (c == ':')
+		return cli_usage_error("%s%soption '%s' needs an argument", pre, sep, log_esc(arg));
+	/* getopt sets optopt for "--json=x" (an argument given to a flag) and for "-x". */
+	if (optopt != 0 && strncmp(arg, "--", 2) == 0 && strchr(arg, '=') != NULL)
+		return cli_usage_error("%s%soption '%s' takes no argument", pre, sep, log_esc(arg));
+	if (optopt > 0 && optopt < 0x7f)
+		return cli_usage_error("%s%sunknown option '-%c'", pre, sep, optopt);
+	return cli_usage_error("%s%sunknown option '%s'", pre, sep, log_esc(arg));
+}
+
+bool
+cli_check_id(const char *what, const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n == 0 || n > 64 || strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789_-") != n) {
+		(void)cli_usage_error("'%s' is not %s", log_esc(id), what);
+		return false;
+	}
+	return true;
 }
 
 int
@@ -107,6 +161,7 @@ main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "url", required_argument, NULL, 'u' },
 		{ "token", required_argument, NULL, 't' },
+		{ "token-file", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -115,35 +170,51 @@ main(int argc, char **argv)
 		.token = getenv("GAMEDAY_TOKEN"),
 		.progname = "gameday",
 	};
-	int c;
+	bool token_arg = false;
+	int c, r;
 
 	log_init("gameday", LOG_LEVEL_WARN);
 	gd_alloc_init_cjson();
 	if (cli.url == NULL)
 		cli.url = "http://127.0.0.1:7070";
 	/* "+": stop at the command, so that its own options are left for it. */
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'u':
 			cli.url = optarg;
 			break;
 		case 't':
 			cli.token = optarg;
+			token_arg = true;
+			break;
+		case 'T':
+			cli.token_file = optarg;
 			break;
 		case 'h':
 			usage(stdout);
 			return CLI_OK;
 		default:
-			usage(stderr);
-			return CLI_USAGE;
+			return cli_bad_option(NULL, c, argv);
 		}
 	}
+	if (token_arg && cli.token_file != NULL)
+		return cli_usage_error("--token and --token-file exclude each other");
 	if (optind >= argc) {
 		usage(stderr);
 		return CLI_USAGE;
 	}
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+	r = -1;
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]) && r == -1; i++)
 		if (strcmp(argv[optind], commands[i].name) == 0)
-			return commands[i].fn(&cli, argc - optind, argv + optind);
-	return cli_usage_error("unknown command '%s'", log_esc(argv[optind]));
+			r = commands[i].fn(&cli, argc - optind, argv + optind);
+	cli.client = client_free(cli.client);
+	if (r == -1)
+		return cli_usage_error("unknown command '%s'", log_esc(argv[optind]));
+	/* Output that did not reach its file (a full disk) is a failure too. */
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		(void)fprintf(stderr, "gameday: cannot write the output: %s\n", strerror(errno));
+		return CLI_FAILED;
+	}
+	return r;
 }
