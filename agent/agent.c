@@ -655,7 +655,7 @@ find_duplicate(struct agent *a, const char *hash, char ret_id[GD_FAULT_ID_LEN + 
 }
 
 int
-agent_inject(struct agent *a, const struct fault *f, uint64_t ttl_ms,
+agent_inject(struct agent *a, const struct fault *f, uint64_t ttl_ms, const char *order_id,
     char ret_id[GD_FAULT_ID_LEN + 1], bool *ret_duplicate, char *why, size_t whylen)
 {
 	struct jentry *e = NULL;
@@ -663,6 +663,10 @@ agent_inject(struct agent *a, const struct fault *f, uint64_t ttl_ms,
 	int r;
 
 	*ret_duplicate = false;
+	if (order_id != NULL && !order_id_valid(order_id)) {
+		WHY("not an order id");
+		return -EINVAL;
+	}
 	if ((r = policy_check(&a->pol, f, ttl_ms, why, whylen)) < 0)
 		return r;
 	if ((r = jentry_new(&e)) < 0 || (r = order_text(f, &e->fault, hash)) < 0) {
@@ -680,6 +684,8 @@ agent_inject(struct agent *a, const struct fault *f, uint64_t ttl_ms,
 		goto out;
 	}
 	memcpy(e->order, hash, sizeof(e->order));
+	if (order_id != NULL)
+		memcpy(e->order_id, order_id, strlen(order_id) + 1);
 	e->state = JSTATE_APPLYING;
 	e->expires_ms = e->created_ms + (int64_t)ttl_ms;
 	if ((r = journal_write(a->j, e)) < 0) {

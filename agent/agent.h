@@ -56,9 +56,10 @@ int agent_entry_fault(const struct jentry *e, struct arena **ret_arena, struct f
 /*
  * Applies f for ttl_ms.  On success ret_id holds the fault id; when the same order is
  * already in effect, nothing changes and *ret_duplicate is set.  On failure whatever was
- * applied is reverted and why says what went wrong.
+ * applied is reverted and why says what went wrong.  order_id, the controller's order
+ * (NULL for a one-shot command), is kept in the journal entry.
  */
-int agent_inject(struct agent *a, const struct fault *f, uint64_t ttl_ms,
+int agent_inject(struct agent *a, const struct fault *f, uint64_t ttl_ms, const char *order_id,
     char ret_id[GD_FAULT_ID_LEN + 1], bool *ret_duplicate, char *why, size_t whylen);
 
 /* What agent_inject() would change, as text, changing nothing.  Caller frees *ret_text. */

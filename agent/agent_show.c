@@ -173,6 +173,8 @@ entry_json(struct agent *a, const struct jentry *e)
 	}
 	oom = oom || cJSON_AddStringToObject(o, "id", e->id) == NULL ||
 	    cJSON_AddStringToObject(o, "state", jstate_name(e->state)) == NULL ||
+	    (e->order_id[0] != '\0' &&
+	    cJSON_AddStringToObject(o, "order_id", e->order_id) == NULL) ||
 	    cJSON_AddBoolToObject(o, "in_effect", agent_in_effect(a, e)) == NULL ||
 	    cJSON_AddNumberToObject(o, "created_ms", (double)e->created_ms) == NULL ||
 	    cJSON_AddNumberToObject(o, "expires_ms", (double)e->expires_ms) == NULL ||

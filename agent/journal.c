@@ -70,6 +70,18 @@ fault_id_valid(const char *s)
 	return i == GD_FAULT_ID_LEN;
 }
 
+bool
+order_id_valid(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= 'A' && s[i] <= 'Z') || s[i] == '_' || s[i] == '-'))
+			return false;
+	return i > 0 && i <= GD_MAX_ORDER_ID_BYTES;
+}
+
 /* mkdir that accepts an existing directory; the mode applies only to a new one. */
 static int
 mkdir_at(int dirfd, const char *name)
@@ -248,6 +260,8 @@ jentry_to_json(const struct jentry *e)
 	    !add_u64_hex(o, "fill_dev", e->fill_dev) || !add_u64_hex(o, "fill_ino", e->fill_ino) ||
 	    cJSON_AddStringToObject(o, "boot", e->boot) == NULL ||
 	    (e->error != NULL && cJSON_AddStringToObject(o, "error", e->error) == NULL) ||
+	    (e->order_id[0] != '\0' &&
+	    cJSON_AddStringToObject(o, "order_id", e->order_id) == NULL) ||
 	    (p = jproc_to_json(&e->holder)) == NULL || !cJSON_AddItemToObject(o, "holder", p) ||
 	    (arr = cJSON_AddArrayToObject(o, "procs")) == NULL;
 	for (size_t i = 0; !oom && i < e->nprocs; i++)
@@ -456,6 +470,11 @@ entry_from_json(const cJSON *o, struct jentry *e)
 	if (v < 0)
 		return -EBADMSG;
 	e->state = (enum jstate)v;
+	/* Absent in entries written before the daemon existed, and in one-shot ones. */
+	if (cJSON_GetObjectItemCaseSensitive(o, "order_id") != NULL &&
+	    (!get_str(o, "order_id", e->order_id, sizeof(e->order_id)) ||
+	    !order_id_valid(e->order_id)))
+		return -EBADMSG;
 	if (cJSON_IsString(err) && (e->error = gd_strdup(err->valuestring)) == NULL)
 		return -ENOMEM;
 	if ((e->fault = cJSON_PrintUnformatted(fault)) == NULL)

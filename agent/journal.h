@@ -34,6 +34,9 @@ struct jproc {
 struct jentry {
 	char id[GD_FAULT_ID_LEN + 1];
 	char order[65];		/* SHA-256 of the canonical order: duplicates apply once. */
+	/* The controller's order id that injected it ("" for one-shot commands), so the
+	 * daemon's poll names it after a restart; optional in the file (older entries). */
+	char order_id[GD_MAX_ORDER_ID_BYTES + 1];
 	enum jstate state;
 	int64_t created_ms;	/* CLOCK_REALTIME, so a restart or reboot can compare. */
 	int64_t expires_ms;	/* created + TTL. */
@@ -95,5 +98,7 @@ const char *jstate_name(enum jstate s);
 const char *journal_boot_id(void);
 /* Whether s is a fault id: GD_FAULT_ID_LEN lower-case hex digits. */
 bool fault_id_valid(const char *s);
+/* Whether s is a controller's order id: 1 to GD_MAX_ORDER_ID_BYTES of [A-Za-z0-9_-]. */
+bool order_id_valid(const char *s);
 
 #endif

@@ -1,7 +1,9 @@
 /*
  * gameday-agent: one-shot commands (DESIGN §4) over the agent core.  Every command first
- * reverts what the journal holds past its TTL (agent_sweep()), then does its work.
+ * reverts what the journal holds past its TTL (agent_sweep()), then does its work.  With
+ * no command, --controller runs the daemon (daemon.c).
  *
+ *   gameday-agent --controller URL [--token-file F] [--tags k=v,...] [--lease DUR] [options]
  *   gameday-agent [options] inject --fault JSON --ttl DUR [--dry-run]
  *   gameday-agent [options] revert ID|--all
  *   gameday-agent [options] list [--json]
@@ -18,6 +20,7 @@
 
 #include "agent.h"
 #include "alloc.h"
+#include "daemon.h"
 #include "log.h"
 #include "parse.h"
 #include "sandbox.h"
@@ -28,6 +31,8 @@
 static const char *arg_state_dir = GD_AGENT_DEFAULT_STATE_DIR;
 static const char *arg_fault;
 static uint64_t arg_ttl_ms;
+static const char *arg_controller, *arg_token_file, *arg_tags;
+static uint64_t arg_lease_ms;
 static bool arg_dry_run, arg_json, arg_all;
 
 static _Noreturn void
@@ -38,6 +43,8 @@ usage(const char *msg)
 	(void)fputs("usage: gameday-agent [--state-dir DIR] [--allow-path DIR]... [--protect COMM]...\n"
 	    "                     [--exempt HOST:PORT]... [--controller URL] [--ttl-cap DUR]\n"
 	    "                     [--deny-type TYPE]... COMMAND\n"
+	    "daemon:   gameday-agent --controller URL --token-file F --tags k=v,... [--lease DUR]\n"
+	    "                        [--state-dir DIR] [--allow-path DIR]...\n"
 	    "commands: inject --fault JSON --ttl DUR [--dry-run]\n"
 	    "          revert ID|--all\n"
 	    "          list [--json]\n"
@@ -107,7 +114,7 @@ policy_option(struct policy *pol, int c, const char *arg)
 		pol->protected_comms[pol->nprotected_comms++] = arg;
 		return;
 	case OPT_EXEMPT:
-	case OPT_CONTROLLER:
+	case OPT_CONTROLLER:	/* One-shot commands; the daemon resolves names itself. */
 		if ((c == OPT_EXEMPT ? policy_exempt_hostport(pol, arg, &why) :
 		    policy_exempt_url(pol, arg, &why)) < 0) {
 			(void)snprintf(msg, sizeof(msg), "%s '%s': %s", c == OPT_EXEMPT ?
@@ -155,11 +162,22 @@ parse_args(int argc, char **argv, struct policy *pol)
 		case OPT_ALL:
 			arg_all = true;
 			break;
+		case OPT_CONTROLLER:
+			if (arg_controller != NULL)
+				usage("--controller is given once");
+			arg_controller = optarg;
+			break;
 		case OPT_TOKEN_FILE:
+			arg_token_file = optarg;
+			break;
 		case OPT_TAGS:
+			arg_tags = optarg;
+			break;
 		case OPT_LEASE:
-			usage("daemon mode (--controller with --token-file) arrives with the "
-			    "controller; this build has the one-shot commands");
+			arg_lease_ms = duration_arg("--lease", optarg);
+			if (arg_lease_ms < GD_MIN_LEASE_MS || arg_lease_ms > GD_MAX_LEASE_MS)
+				usage("--lease is between 3s and 1h");
+			break;
 		case 'h':
 		case OPT_HELP:
 			usage(NULL);
@@ -170,9 +188,28 @@ parse_args(int argc, char **argv, struct policy *pol)
 			break;
 		}
 	}
-	if (optind >= argc)
-		usage("missing command");
+	if (optind < argc && (arg_token_file != NULL || arg_tags != NULL || arg_lease_ms != 0))
+		usage("--token-file, --tags and --lease are for the daemon, which takes no "
+		    "command");
+	if (optind >= argc && arg_controller == NULL)
+		usage("missing command (or --controller URL, for the daemon)");
+	if (optind < argc && arg_controller != NULL)
+		policy_option(pol, OPT_CONTROLLER, arg_controller);
 	return optind;
+}
+
+static int
+run_daemon(struct policy *pol)
+{
+	const struct daemon_config cfg = {
+		.controller = arg_controller,
+		.token_file = arg_token_file,
+		.tags = arg_tags,
+		.state_dir = arg_state_dir,
+		.lease_ms = arg_lease_ms,
+	};
+
+	return daemon_main(&cfg, pol);
 }
 
 static int
@@ -205,7 +242,7 @@ cmd_inject(struct agent *a)
 			(void)fputs(text, stdout);
 		gd_free(text);
 	} else {
-		r = agent_inject(a, &f, arg_ttl_ms, id, &dup, why, sizeof(why));
+		r = agent_inject(a, &f, arg_ttl_ms, NULL, id, &dup, why, sizeof(why));
 		if (r == 0) {
 			if (dup)
 				log_info("fault=%s the same order is already in effect", id);
@@ -323,6 +360,8 @@ main(int argc, char **argv)
 	gd_alloc_init_cjson();
 	policy_init(&pol);
 	i = parse_args(argc, argv, &pol);
+	if (i >= argc)
+		return run_daemon(&pol);
 	cmd = argv[i++];
 	if (strcmp(cmd, "inject") != 0 && strcmp(cmd, "revert") != 0 &&
 	    strcmp(cmd, "list") != 0 && strcmp(cmd, "capabilities") != 0)

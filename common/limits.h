@@ -83,6 +83,21 @@
 #define GD_MAX_ACTIVE_FAULTS		64
 /* A fault id: 16 lower-case hex digits (64 random bits). */
 #define GD_FAULT_ID_LEN			16
+/* The controller's order ids ("o-" + 16 hex); room for a longer form, not for prose. */
+#define GD_MAX_ORDER_ID_BYTES		64
+/*
+ * The agent daemon's replies from the controller.  A poll reply carries at most
+ * GD_MAX_ORDERS_PER_POLL orders (a host holds at most GD_MAX_ACTIVE_FAULTS faults, and a
+ * halt sends one revert for each); real replies are a few KiB, 1 MiB is far beyond them.
+ * Enrolment and report replies are small objects.
+ */
+#define GD_MAX_POLL_REPLY_BYTES		(1024 * 1024)
+#define GD_MAX_ORDERS_PER_POLL		64
+#define GD_MAX_SMALL_REPLY_BYTES	(64 * 1024)
+/* Orders the daemon remembers (id and report), so that one delivered again runs once. */
+#define GD_MAX_REMEMBERED_ORDERS	256
+/* An enrolment token or an agent credential ("gde_"/"gda_" + 64 hex). */
+#define GD_MAX_TOKEN_BYTES		256
 
 /* Validation errors reported for one input; the rest are counted, not listed. */
 #define GD_MAX_ERRORS			64

@@ -15,6 +15,10 @@ enum sandbox_kind {
 	/* The agent's one-shot commands and their watchdogs: files in the state dir,
 	 * netlink (nftables, qdiscs), pidfds, fork (watchdogs), threads (cpu.burn, proxy). */
 	SANDBOX_AGENT_ONESHOT,
+	/* The agent daemon: the same lists, which already hold what libcurl needs to talk
+	 * to the controller (inet sockets, poll, socketpair).  The controller's name is
+	 * resolved before the sandbox and pinned, so no resolver (thread, UDP) runs inside. */
+	SANDBOX_AGENT_DAEMON,
 };
 
 /* Enters the sandbox for good (PR_SET_NO_NEW_PRIVS, then the filter).  0 or -errno. */

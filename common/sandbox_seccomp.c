@@ -117,7 +117,7 @@ sandbox_enter(enum sandbox_kind kind)
 	scmp_filter_ctx ctx;
 	int r;
 
-	if (kind != SANDBOX_AGENT_ONESHOT)
+	if (kind != SANDBOX_AGENT_ONESHOT && kind != SANDBOX_AGENT_DAEMON)
 		return -EINVAL;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		return -errno;

@@ -16,7 +16,7 @@
 #include "timeutil.h"
 
 #define MAX_HOST	253
-#define MAX_TAGS_JSON	4096
+#define MAX_TAGS_JSON	16384
 #define MAX_CAPS_JSON	(64 * 1024)
 #define MAX_FAULTS	256
 #define LAST_SEEN_WRITE_MS 2000	/* last_seen is written at most this often per agent. */
@@ -35,7 +35,7 @@ valid_host(const char *s)
 	return true;
 }
 
-/* tags: an object of at most 32 string values of at most 128 bytes, keys likewise. */
+/* tags: the playbook's and the agent's limits (common/limits.h): 32 string values. */
 static bool
 check_tags(struct jctx *jc, const cJSON *in, char **ret)
 {
@@ -52,10 +52,12 @@ check_tags(struct jctx *jc, const cJSON *in, char **ret)
 		return false;
 	}
 	cJSON_ArrayForEach(t, tags) {
-		if (++n > 32 || !cJSON_IsString(t) || strlen(t->string) > 128 ||
-		    strlen(t->valuestring) > 128 || t->string[0] == '\0') {
-			j_error(jc, "tags", "must be at most 32 non-empty keys with string values "
-			    "of at most 128 bytes");
+		if (++n > GD_MAX_TAGS || !cJSON_IsString(t) ||
+		    strlen(t->string) > GD_MAX_NAME_BYTES ||
+		    strlen(t->valuestring) > GD_MAX_SHORT_STRING_BYTES || t->string[0] == '\0') {
+			j_error(jc, "tags", "must be at most %d non-empty keys of at most %d bytes "
+			    "with string values of at most %d bytes", GD_MAX_TAGS,
+			    GD_MAX_NAME_BYTES, GD_MAX_SHORT_STRING_BYTES);
 			return false;
 		}
 	}

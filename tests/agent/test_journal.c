@@ -56,11 +56,13 @@ test_roundtrip(void)
 	e->proxy_port = 40000;
 	e->fill_bytes = 123456789;
 	e->restart_ms = 1500;
+	(void)snprintf(e->order_id, sizeof(e->order_id), "o-0123456789abcdef");
 	ASSERT_INT_EQ(journal_write(j, e), 0);
 	ASSERT_INT_EQ(journal_get(j, e->id, &back), 0);
 	if (back != NULL) {
 		ASSERT_STR_EQ(back->id, e->id);
 		ASSERT_STR_EQ(back->order, e->order);
+		ASSERT_STR_EQ(back->order_id, "o-0123456789abcdef");
 		ASSERT_INT_EQ(back->state, JSTATE_REVERT_FAILED);
 		ASSERT_STR_EQ(back->error, e->error);
 		ASSERT_INT_EQ(back->attempts, 3);
@@ -127,6 +129,39 @@ test_corrupt(void)
 	journal_close(j);
 }
 
+/* An entry file as a one-shot command (or an agent before the daemon) writes it. */
+#define OLD_ENTRY "{\"fault\":{\"type\":\"cpu.burn\",\"cores\":1},\"id\":\"0123456789abcdef\"," \
+	"\"order\":\"\",\"state\":\"applied\",\"created_ms\":1,\"expires_ms\":2,\"attempts\":0," \
+	"\"restart_ms\":-1,\"path\":\"\",\"dev\":\"\",\"backend\":\"\",\"proxy_port\":0," \
+	"\"fill_bytes\":0,\"fill_dev\":\"0\",\"fill_ino\":\"0\",\"boot\":\"b\"," \
+	"\"holder\":{\"pid\":0,\"start\":0},\"procs\":[]"
+
+static void
+test_order_id(void)
+{
+	struct jentry *e = NULL;
+
+	TEST_START("order_id is optional in an entry file (older entries have none)");
+	ASSERT_INT_EQ(jentry_parse(OLD_ENTRY "}", strlen(OLD_ENTRY "}"), &e), 0);
+	if (e != NULL)
+		ASSERT_STR_EQ(e->order_id, "");
+	e = jentry_free(e);
+
+	TEST_START("an order_id that is there must be an order id");
+	ASSERT_INT_EQ(jentry_parse(OLD_ENTRY ",\"order_id\":\"o-1\"}",
+	    strlen(OLD_ENTRY ",\"order_id\":\"o-1\"}"), &e), 0);
+	if (e != NULL)
+		ASSERT_STR_EQ(e->order_id, "o-1");
+	e = jentry_free(e);
+	ASSERT_INT_EQ(jentry_parse(OLD_ENTRY ",\"order_id\":\"../x\"}",
+	    strlen(OLD_ENTRY ",\"order_id\":\"../x\"}"), &e), -EBADMSG);
+	ASSERT_INT_EQ(jentry_parse(OLD_ENTRY ",\"order_id\":7}", strlen(OLD_ENTRY
+	    ",\"order_id\":7}"), &e), -EBADMSG);
+	ASSERT_TRUE(order_id_valid("o-0123456789abcdef"));
+	ASSERT_TRUE(!order_id_valid(""));
+	ASSERT_TRUE(!order_id_valid("o 1"));
+}
+
 static void
 test_lock(void)
 {
@@ -168,6 +203,7 @@ main(void)
 		return 1;
 	test_roundtrip();
 	test_corrupt();
+	test_order_id();
 	test_lock();
 	(void)snprintf(cmd, sizeof(cmd), "%s/journal", dir);
 	/* Clean up what the test made: two files at most, then the directories. */
