@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -57,6 +58,12 @@ struct anchor {
 		char hash[GD_SHA256_HEX_LEN];
 	} slot[2];
 };
+
+/*
+ * Anchor writes of this process, one at a time: callers write after their commit, outside
+ * the store's lock, so two threads can race, and the later commit's write may come first.
+ */
+static pthread_mutex_t anchor_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int
 db_fail(sqlite3 *db, const char *what)
@@ -390,64 +397,31 @@ audit_anchor_reset(const char *path, int64_t seq, const char hash[GD_SHA256_HEX_
 
 	if ((r = anchor_record(seq, hash, rec)) < 0)
 		return r;
-	return anchor_create(path, rec);
-}
-
-/*
- * pwrite() into one slot and fdatasync(): one small in-place write, no metadata change,
- * so the cheapest durable write there is (tests/bench/bench_audit.c measures it against
- * tmp + rename).  The slot alternates so that a torn write leaves the previous head.
- */
-int
-audit_anchor_write(const char *path, int64_t seq, const char hash[GD_SHA256_HEX_LEN])
-{
-	char rec[ANCHOR_REC_LEN + 1];
-	ssize_t n;
-	int fd, r;
-
-	if ((r = anchor_record(seq, hash, rec)) < 0)
-		return r;
-	if ((fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
-		if (errno == ENOENT && seq <= 1)
-			return anchor_create(path, rec);
-		return -errno;
-	}
-	n = pwrite(fd, rec, ANCHOR_REC_LEN, (off_t)(seq % 2) * ANCHOR_SLOT);
-	if (n != (ssize_t)ANCHOR_REC_LEN)
-		r = n == -1 ? -errno : -EIO;
-	else if (fdatasync(fd) == -1)
-		r = -errno;
-	if (close(fd) == -1 && r == 0)
-		r = -errno;
+	(void)pthread_mutex_lock(&anchor_lock);
+	r = anchor_create(path, rec);
+	(void)pthread_mutex_unlock(&anchor_lock);
 	return r;
 }
 
-/* Reads both slots; a missing file is not an error (a->exists tells). */
+/* Reads both slots of the open anchor file fd. */
 static int
-anchor_read(const char *path, struct anchor *a)
+anchor_read_fd(int fd, struct anchor *a)
 {
 	char buf[2 * ANCHOR_SLOT];
 	size_t got = 0;
 	ssize_t n;
-	int fd, r = 0;
 
 	memset(a, 0, sizeof(*a));
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
-		return errno == ENOENT ? 0 : -errno;
 	a->exists = true;
 	while (got < sizeof(buf) && (n = pread(fd, buf + got, sizeof(buf) - got,
 	    (off_t)got)) != 0) {
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
-			r = -errno;
-			break;
+			return -errno;
 		}
 		got += (size_t)n;
 	}
-	(void)close(fd);
-	if (r < 0)
-		return r;
 	for (int i = 0; i < 2; i++) {
 		size_t off = (size_t)i * ANCHOR_SLOT;
 
@@ -455,6 +429,79 @@ anchor_read(const char *path, struct anchor *a)
 		    &a->slot[i].seq, a->slot[i].hash);
 	}
 	return 0;
+}
+
+/* The slot holding the newest valid record, or -1. */
+static int
+anchor_newest(const struct anchor *a)
+{
+	if (a->slot[0].valid && (!a->slot[1].valid || a->slot[0].seq >= a->slot[1].seq))
+		return 0;
+	return a->slot[1].valid ? 1 : -1;
+}
+
+/* Reads both slots; a missing file is not an error (a->exists tells). */
+static int
+anchor_read(const char *path, struct anchor *a)
+{
+	int fd, r;
+
+	memset(a, 0, sizeof(*a));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return errno == ENOENT ? 0 : -errno;
+	r = anchor_read_fd(fd, a);
+	(void)close(fd);
+	return r;
+}
+
+/*
+ * One pwrite() into a slot and fdatasync(): a small in-place write, no metadata to
+ * journal, the cheapest durable write there is (tests/bench/bench_audit.c measures it
+ * against tmp + rename).  It goes into the slot that does not hold the newest record, so
+ * a torn write leaves that record whole; and it never moves the head back: a head at or
+ * past seq already covers it (the chain links every row before the head to it).
+ */
+static int
+anchor_update(int fd, const char *rec, int64_t seq)
+{
+	struct anchor a;
+	ssize_t n;
+	int newest, r;
+
+	if ((r = anchor_read_fd(fd, &a)) < 0)
+		return r;
+	if ((newest = anchor_newest(&a)) == -1)
+		return -EBADMSG;	/* Not one torn write: evidence, kept for verify. */
+	if (a.slot[newest].seq >= seq)
+		return 0;
+	n = pwrite(fd, rec, ANCHOR_REC_LEN, (off_t)(1 - newest) * ANCHOR_SLOT);
+	if (n != (ssize_t)ANCHOR_REC_LEN)
+		return n == -1 ? -errno : -EIO;
+	if (fdatasync(fd) == -1)
+		return -errno;
+	return 0;
+}
+
+int
+audit_anchor_write(const char *path, int64_t seq, const char hash[GD_SHA256_HEX_LEN])
+{
+	char rec[ANCHOR_REC_LEN + 1];
+	int fd, r;
+
+	if ((r = anchor_record(seq, hash, rec)) < 0)
+		return r;
+	(void)pthread_mutex_lock(&anchor_lock);
+	if ((fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+		r = -errno;
+		if (r == -ENOENT && seq <= 1)
+			r = anchor_create(path, rec);
+	} else {
+		r = anchor_update(fd, rec, seq);
+		if (close(fd) == -1 && r == 0)
+			r = -errno;
+	}
+	(void)pthread_mutex_unlock(&anchor_lock);
+	return r;
 }
 
 /* The verification walk: where it is, and the hashes of the rows the anchor names. */
@@ -573,20 +620,25 @@ walk_chain(sqlite3 *db, struct walk *w, struct audit_verify *v)
 }
 
 /*
- * The chain's end against the anchor (rules in audit.h).  The anchor may name the row
- * before the last one: the controller can die after a commit returned and before the
- * anchor write that follows it reached the disk, and that row is then committed, chained
- * and legitimate.  Writing the anchor before the commit instead would leave the mirror
- * image (an anchor naming a row that never committed), and every rolled-back transaction
- * would have to undo it.  More than one row behind cannot come from one crash, given the
- * caller anchors before the next append can commit.
+ * The chain's end against the anchor (rules in audit.h).  The anchor may name a row before
+ * the last one.  The anchor is written after the commit (writing it before would leave an
+ * anchor naming rows that a rollback then removed), so the controller can die after a
+ * commit returned and before the anchor write that follows it reached the disk: those rows
+ * are committed, chained and legitimate, and all of them belong to the transactions that
+ * were between their commit and their anchor write at that moment.  That is one
+ * transaction's rows (several: agent.lost for every lost host) for each thread that
+ * commits, so the lag is bounded by AUDIT_MAX_ANCHOR_LAG rather than 1; more than that
+ * cannot come from a crash, only from anchor writes that kept failing (logged) or from rows
+ * added by someone else.  The same bound covers a verify that runs while a write is on its
+ * way.  The price: up to that many forged rows appended after the last one pass, which
+ * one forged row could do as well, and audit_recover() anchors them at the next start.
  */
 static void
 check_anchor(const struct anchor *a, const struct walk *w, struct audit_verify *v,
     int64_t *ret_head)
 {
-	int64_t last = w->next - 1, head = -1;
-	int lo;
+	int64_t last = w->next - 1, head;
+	int newest = anchor_newest(a);
 
 	*ret_head = -1;
 	if (!a->exists) {
@@ -596,19 +648,14 @@ check_anchor(const struct anchor *a, const struct walk *w, struct audit_verify *
 			    last);
 		return;
 	}
-	if (!a->slot[0].valid && !a->slot[1].valid) {
+	if (newest == -1) {
 		set_bad(v, last + 1, "the anchor file is damaged (neither record passes its "
 		    "checksum): rows after %" PRId64 " may have been removed", last);
 		return;
 	}
-	for (int i = 0; i < 2; i++)
-		if (a->slot[i].valid && a->slot[i].seq > head)
-			head = a->slot[i].seq;
 	/* Every record that names a row must hold its hash; the lower seq first. */
-	lo = a->slot[0].valid && (!a->slot[1].valid || a->slot[0].seq <= a->slot[1].seq) ?
-	    0 : 1;
 	for (int k = 0; k < 2; k++) {
-		int i = k == 0 ? lo : 1 - lo;
+		int i = k == 0 ? 1 - newest : newest;
 		int64_t s = a->slot[i].seq;
 
 		if (!a->slot[i].valid || s > last)
@@ -619,17 +666,17 @@ check_anchor(const struct anchor *a, const struct walk *w, struct audit_verify *
 			return;
 		}
 	}
-	*ret_head = head;
+	*ret_head = head = a->slot[newest].seq;
 	if (head > last)
 		set_bad(v, last + 1, "rows after %" PRId64 " are missing (the anchor names seq %"
 		    PRId64 ")", last, head);
-	else if (head < last - 1)
+	else if (last - head > AUDIT_MAX_ANCHOR_LAG)
 		set_bad(v, head + 1, "rows after %" PRId64 " are not covered by the anchor (the "
 		    "last row is %" PRId64 ")", head, last);
-	else if (head == last - 1)
+	else if (head < last)
 		(void)snprintf(v->reason, sizeof(v->reason), "the anchor names seq %" PRId64
-		    ", one row behind the log (a crash between a commit and its anchor write)",
-		    head);
+		    ", %" PRId64 " row(s) behind the log (committed just before a crash, or "
+		    "being anchored now)", head, last - head);
 }
 
 static int
@@ -677,12 +724,12 @@ audit_recover(sqlite3 *db, const char *anchor_path, struct audit_verify *ret)
 		return r;
 	if (v.ok && v.rows == 0 && head == -1)
 		r = audit_anchor_write(anchor_path, 0, AUDIT_GENESIS_HASH);
-	else if (v.ok && head >= 0 && head == v.rows - 1) {
+	else if (v.ok && head >= 0 && head < v.rows) {
 		/* When ok, seqs are 1..rows, so the last row is seq rows and v.head its hash. */
 		if ((r = audit_anchor_write(anchor_path, v.rows, v.head)) == 0) {
-			log_info("audit: the anchor lagged one row (a crash between a commit and "
-			    "its anchor write); moved from seq %" PRId64 " to %" PRId64, head,
-			    v.rows);
+			log_info("audit: the anchor lagged %" PRId64 " row(s) (a crash between a "
+			    "commit and its anchor write); moved from seq %" PRId64 " to %" PRId64,
+			    v.rows - head, head, v.rows);
 			v.reason[0] = '\0';
 		}
 	}

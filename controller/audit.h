@@ -25,34 +25,37 @@
  * audit_append() runs inside the caller's transaction, so the row and the effect it
  * records commit together (written before the effect is acknowledged; never one without
  * the other).  After the commit the caller calls audit_anchor_write() with the seq and
- * hash it got back, before another append can commit (i.e. before it lets go of the
- * store's lock): then the anchor lags the database by at most one row, the row of a
- * crash between the commit and the anchor write, and audit_verify() accepts exactly that.
+ * hash of the last row it appended.  So the anchor lags the database only by the rows of
+ * transactions that committed and have not written their anchor yet (a crash in between
+ * leaves them so), and verify accepts a lag of up to AUDIT_MAX_ANCHOR_LAG rows.
  *
  * The anchor file (STORE_ANCHOR_NAME in the state dir, mode 0600) holds two 4096-byte
- * slots; seq N is written to slot N % 2 with pwrite() + fdatasync(), and each slot holds one
- * line "gameday-audit-anchor 1 <seq, 20 digits> <hash> <SHA-256 of what precedes>\n".
- * A write torn by a crash damages only the slot being written; the other one still names
- * the row before, which is the one-row lag the crash window allows anyway.  So a torn
- * anchor never makes verify report tampering.  The rules verify applies to the anchor:
- *   - the anchor names seq A with hash H (the valid slot with the higher seq; every valid
- *     slot must match its row):
- *     A == last seq, or A == last seq - 1 (crash window): ok, if row A's hash is H;
- *     A > last seq N: rows N + 1..A were removed: "rows after N are missing";
- *     A < last seq - 1: rows were added without the anchor (a failing disk, or forged).
+ * slots, each one line "gameday-audit-anchor 1 <seq, 20 digits> <hash> <SHA-256 of what
+ * precedes>\n"; the head is the valid slot with the higher seq.  A write is one pwrite()
+ * + fdatasync() into the slot that does not hold the head, and never moves the head back.
+ * A write torn by a crash damages only that slot; the head stays whole and names a row
+ * before the last one, which is the lag a crash leaves anyway.  So a torn anchor never
+ * makes verify report tampering.  The rules verify applies, N being the last seq:
+ *   - every valid slot naming a row (seq <= N) must hold that row's hash (0: genesis);
+ *   - head == N: ok; N - AUDIT_MAX_ANCHOR_LAG <= head < N: ok, with a note in reason;
+ *     head > N: rows N + 1..head were removed, "rows after N are missing";
+ *     head further behind: rows were added without the anchor (anchor writes that kept
+ *     failing, or forged rows), not ok, first_bad_seq = head + 1;
  *   - no anchor file: ok only while the log is empty.  Rows without an anchor are not ok:
  *     the anchor being gone cannot be told from the newest rows being cut off with it.
  *     audit_recover() creates the genesis anchor (seq 0) when the controller starts on an
- *     empty log, so a crash right after the very first commit is covered too.
+ *     empty log, so a crash right after the very first commit is covered too; and
+ *     audit_anchor_write() does not create a missing anchor past seq 1;
  *   - neither slot valid: not ok (a single torn write cannot do that).
  * An operator who knows why the anchor disagrees (a database restored from a backup, a
- * lost anchor file) checks the rows, records that in the log (an "audit.reanchor" row) and
- * calls audit_anchor_reset() for the new head; the row keeps the event in the chain.
+ * lost anchor file, a disk that failed anchor writes) checks the rows, records that in the
+ * log (an "audit.reanchor" row) and calls audit_anchor_reset() for the new head.
  *
  * What it does not do: someone who can write both the database and the anchor file can
- * rewrite the chain from any row on and anchor the result; one forged row appended after
- * the last one passes as the crash window until the next start-up anchors it.  A keyed hash
- * or a copy of the head outside the host would close both; neither is here yet.
+ * rewrite the chain from any row on and anchor the result; forged rows appended after the
+ * last one pass as the crash window (up to AUDIT_MAX_ANCHOR_LAG of them) until the next
+ * start-up anchors them.  A keyed hash or a copy of the head outside the host would close
+ * both; neither is here yet.
  */
 #ifndef GD_AUDIT_H
 #define GD_AUDIT_H
@@ -74,6 +77,15 @@
 #define AUDIT_MAX_DETAILS_BYTES	(256 * 1024)
 /* audit_rows_json() returns at most this many rows at once (a page of GET /v1/audit). */
 #define AUDIT_MAX_ROWS_PER_PAGE	1000
+/*
+ * Rows the anchor may lag the log by (see above): what the controller's threads can have
+ * committed and not yet anchored when it dies.  The largest transactions today append a
+ * poll's fault.gone rows (at most GD_MAX_ACTIVE_FAULTS, 64) or mark_lost()'s agent.lost
+ * rows (at most 32); two threads committing such at once stay well within it.  A crash
+ * with more rows in flight reads as "not covered", which an operator resolves with
+ * audit_anchor_reset().  Keep transactions' row counts well below it.
+ */
+#define AUDIT_MAX_ANCHOR_LAG	256
 /* The genesis hash: the first row's prev_hash and the hash of "row 0". */
 #define AUDIT_GENESIS_HASH \
 	"0000000000000000000000000000000000000000000000000000000000000000"
@@ -124,10 +136,12 @@ int audit_append(sqlite3 *db, int64_t now_ms, const char *actor, const char *act
 
 /*
  * Durably records (seq, hash) as the chain's head in the anchor file at path (see above:
- * one pwrite() + fdatasync()).  When the file does not exist it is created (tmp + rename,
+ * one pwrite() + fdatasync()); a head already at or past seq is left as it is (0).  Safe
+ * to call from several threads.  When the file does not exist it is created (tmp + rename,
  * fsync of file and directory) only for seq 0 or 1, the start of a log; for a later seq it
- * returns -ENOENT, because a missing anchor is evidence that verify must go on reporting
- * until an operator calls audit_anchor_reset().  Returns 0 or a negative errno.
+ * returns -ENOENT, and with both records damaged -EBADMSG, because those are evidence that
+ * verify must go on reporting until an operator calls audit_anchor_reset().  Returns 0 or
+ * a negative errno.
  */
 int audit_anchor_write(const char *path, int64_t seq, const char hash[GD_SHA256_HEX_LEN]);
 /* Replaces the anchor file whatever it holds (tmp + rename), for the operator's re-anchor. */
@@ -148,15 +162,15 @@ struct audit_verify {
  * missing seq is named), a field is not text.  Then the anchor rules above; rows missing
  * at the end are named by the first missing seq.  Returns 0 with *ret filled (ok or not),
  * or a negative errno when it could not tell (SQLite failed, the anchor could not be read
- * for another reason than not existing).  Run it where no append can commit meanwhile
- * (under the store's lock).
+ * for another reason than not existing).  Run it under the store's lock, so that no row
+ * commits between reading the anchor and walking the rows.
  */
 int audit_verify(sqlite3 *db, const char *anchor_path, struct audit_verify *ret);
 
 /*
  * At start-up, before anything appends: verifies (audit_verify()); on an empty log with
  * no anchor file writes the genesis anchor (seq 0); when the chain verifies and the anchor
- * lags one row (a crash between a commit and its anchor write) moves it to the last row.
+ * lags (a crash between a commit and its anchor write) moves it to the last row.
  * Returns 0 with the verification in *ret (the caller logs a failed one and keeps going:
  * GET /v1/audit/verify reports it), or a negative errno.
  */
