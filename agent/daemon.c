@@ -26,8 +26,11 @@
 #define BACKOFF_MAX_MS		5000
 /* Over wait_ms, for the controller's answer to travel (docs/api.md). */
 #define POLL_SLACK_MS		10000
-/* Past the lease's end, for a poll under way to come back before we give up on it. */
-#define LEASE_SLACK_MS		1000
+/*
+ * Past the lease's end, for a request under way to come back before we give up on it; and
+ * the shortest timeout a request gets.  The revert comes at most this late (REL-04).
+ */
+#define LEASE_SLACK_MS		250
 /* A poll that holds nothing for us comes back no faster than this (a controller that does
  * not long-poll must not make the loop spin). */
 #define MIN_POLL_INTERVAL_MS	200
@@ -802,6 +805,8 @@ turn(struct daemon *d, struct poll_reply **ret)
 		cJSON_Delete(faults);
 		return -EACCES;
 	}
+	/* Reports owed to a silent controller may have used up the lease: revert now. */
+	lease_check(d);
 	return poll_once(d, faults, ret);
 }
 
@@ -815,6 +820,7 @@ loop(struct daemon *d)
 	d->last_ok = gd_mono_ms();	/* The lease counts from start. */
 	d->backoff_ms = BACKOFF_MIN_MS;
 	while (stop_signo == 0) {
+		lease_check(d);	/* The lease is time, not failures: look before each turn. */
 		started = gd_mono_ms();
 		if ((r = turn(d, &pr)) == 0) {
 			poll_ok(d);

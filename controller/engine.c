@@ -375,6 +375,13 @@ step(struct ctl *c, const struct run_row *run)
 			(void)snprintf(why, sizeof(why), "%lld faults applied and verified",
 			    (long long)n[ALL]);
 			(void)run_transition(&t, run->id, "running", ACTOR, why);
+		} else if (n[PENDING] + n[APPLIED] < n[ALL]) {
+			/* Applied, then gone from its host's journal before the run ran. */
+			(void)store_exec(c->store, "UPDATE runs SET end_state = coalesce(end_state, "
+			    "'aborted') WHERE id = ?", 1, run->id);
+			(void)run_transition(&t, run->id, "rolling_back", ACTOR, "a fault was "
+			    "reverted on its host while the run was injecting (TTL, lease or "
+			    "operator)");
 		}
 	} else if (strcmp(run->state, "running") == 0) {
 		if (now >= run->ends) {

@@ -248,7 +248,11 @@ reconcile(struct tx *t, const char *host, const cJSON *faults)
 	}
 }
 
-/* Orders for host that are waiting, as JSON; marks them delivered. */
+/*
+ * Orders for host that are waiting, as JSON; marks them delivered.  An inject is handed out
+ * (again, when its report is still owed) only while its run is injecting: once a halt or a
+ * rollback is committed, no inject leaves the controller.
+ */
 static cJSON *
 take_orders(struct ctl *c, const char *host, size_t *ret_n)
 {
@@ -259,8 +263,10 @@ take_orders(struct ctl *c, const char *host, size_t *ret_n)
 
 	*ret_n = 0;
 	if (sqlite3_prepare_v2(c->store->db, "SELECT id, run, action, fault, ttl_ms, fault_id, "
-	    "expires FROM orders WHERE host = ? AND state IN ('pending', 'delivered') AND "
-	    "expires > ? ORDER BY created, id LIMIT 64", -1, &st, NULL) != SQLITE_OK) {
+	    "expires FROM orders o WHERE host = ? AND state IN ('pending', 'delivered') AND "
+	    "expires > ? AND (action = 'revert' OR EXISTS (SELECT 1 FROM runs r WHERE r.id = "
+	    "o.run AND r.state IN ('preflight', 'injecting'))) ORDER BY created, id LIMIT 64",
+	    -1, &st, NULL) != SQLITE_OK) {
 		(void)store_fail(c->store, "orders");
 		return arr;
 	}
