@@ -353,8 +353,12 @@ test_burn(void)
 	sleep_ms(2000);
 	c1 = cpu_seconds(wd);
 	printf("cpu.burn 50%%: %.2f CPU seconds in 2 s\n", c1 - c0);
-	/* 1.0 on an idle machine; other tests running in parallel on 2 cores take some. */
-	ASSERT_TRUE(c1 - c0 > 0.6 && c1 - c0 < 1.2);
+	/*
+	 * 1.0 on an idle machine.  The cap is what is under test (never more than asked);
+	 * below it, other tests running in parallel on 2 cores take their share (0.52 seen
+	 * with a 50-agent test beside it), so the lower bound only shows that it burns.
+	 */
+	ASSERT_TRUE(c1 - c0 > 0.3 && c1 - c0 < 1.2);
 	ASSERT_INT_EQ(AGENT("revert", id), 0);
 	ASSERT_TRUE(cpu_seconds(wd) < 0 || state_of(wd) == 'Z');
 

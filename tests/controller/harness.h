@@ -293,6 +293,17 @@ h_json(const struct gd *g, const char *method, const char *path, const char *tok
 	return st;
 }
 
+/* Whether the compact text of o contains needle. */
+static inline bool
+h_json_has(const cJSON *o, const char *needle)
+{
+	char *text = o != NULL ? cJSON_PrintUnformatted(o) : NULL;
+	bool r = text != NULL && strstr(text, needle) != NULL;
+
+	cJSON_free(text);
+	return r;
+}
+
 /* A string member of a JSON object, or "". */
 static inline const char *
 h_str(const cJSON *o, const char *key)

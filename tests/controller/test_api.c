@@ -415,7 +415,7 @@ test_bad_requests(void)
 	    400);
 	ASSERT_INT_EQ(h_json(&g, "POST", "/v1/runs", operator_, "{\"playbook\":5,\"reason\":\"x\"}",
 	    &o), 400);
-	ASSERT_TRUE(strstr(cJSON_PrintUnformatted(o), "playbook") != NULL);
+	ASSERT_TRUE(h_json_has(o, "playbook"));
 	cJSON_Delete(o);
 	ASSERT_INT_EQ(h_http(&g, "POST", "/v1/runs", operator_, "{\"playbook\":\"x\",\"reason\":"
 	    "\"x\",\"evil\":1}", NULL, NULL), 400);
@@ -425,7 +425,7 @@ test_bad_requests(void)
 	ASSERT_INT_EQ(h_json(&g, "POST", "/v1/playbooks", operator_, "{\"apiVersion\":"
 	    "\"gameday/v1\",\"name\":\"x\",\"faults\":[{\"type\":\"network.latency\","
 	    "\"delay\":\"2x\"}]}", &o), 422);
-	ASSERT_TRUE(strstr(cJSON_PrintUnformatted(o), "faults[0].delay") != NULL);
+	ASSERT_TRUE(h_json_has(o, "faults[0].delay"));
 	cJSON_Delete(o);
 	ASSERT_INT_EQ(h_http(&g, "GET", "/v1/nope", viewer, NULL, NULL, NULL), 404);
 	ASSERT_INT_EQ(h_http(&g, "DELETE", "/v1/runs", viewer, NULL, NULL, NULL), 405);

@@ -120,8 +120,12 @@ audit_ok(void)
 
 	ok = h_json(&g, "GET", "/v1/audit/verify", op, NULL, &o) == 200 &&
 	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "ok"));
-	if (!ok && o != NULL)
-		printf("audit verify: %s\n", cJSON_PrintUnformatted(o));
+	if (!ok && o != NULL) {
+		char *text = cJSON_PrintUnformatted(o);
+
+		printf("audit verify: %s\n", text != NULL ? text : "?");
+		cJSON_free(text);
+	}
 	cJSON_Delete(o);
 	return ok;
 }
