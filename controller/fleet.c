@@ -12,58 +12,14 @@
 #include "api.h"
 #include "json.h"
 #include "log.h"
+#include "agentmsg.h"
 #include "runs.h"
 #include "timeutil.h"
 
-#define MAX_HOST	253
-#define MAX_TAGS_JSON	16384
+#define MAX_HOST	PROTO_MAX_HOST
 #define MAX_CAPS_JSON	(64 * 1024)
 #define MAX_FAULTS	256
 #define LAST_SEEN_WRITE_MS 2000	/* last_seen is written at most this often per agent. */
-
-static bool
-valid_host(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > MAX_HOST || s[0] == '-' || s[0] == '.')
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '.' || s[i] == '_'))
-			return false;
-	return true;
-}
-
-/* tags: the playbook's and the agent's limits (common/limits.h): 32 string values. */
-static bool
-check_tags(struct jctx *jc, const cJSON *in, char **ret)
-{
-	const cJSON *tags = j_get(in, "tags"), *t;
-	size_t n = 0;
-
-	*ret = NULL;
-	if (tags == NULL) {
-		*ret = gd_strdup("{}");
-		return *ret != NULL;
-	}
-	if (!cJSON_IsObject(tags)) {
-		j_error(jc, "tags", "must be an object of strings, not %s", j_type_name(tags));
-		return false;
-	}
-	cJSON_ArrayForEach(t, tags) {
-		if (++n > GD_MAX_TAGS || !cJSON_IsString(t) ||
-		    strlen(t->string) > GD_MAX_NAME_BYTES ||
-		    strlen(t->valuestring) > GD_MAX_SHORT_STRING_BYTES || t->string[0] == '\0') {
-			j_error(jc, "tags", "must be at most %d non-empty keys of at most %d bytes "
-			    "with string values of at most %d bytes", GD_MAX_TAGS,
-			    GD_MAX_NAME_BYTES, GD_MAX_SHORT_STRING_BYTES);
-			return false;
-		}
-	}
-	*ret = cJSON_PrintUnformatted(tags);
-	return *ret != NULL && strlen(*ret) <= MAX_TAGS_JSON;
-}
 
 int
 api_agent_enroll(struct req *q, struct reply *r)
@@ -83,9 +39,9 @@ api_agent_enroll(struct req *q, struct reply *r)
 		return 0;
 	gd_err_init(&err);
 	jctx_init(&jc, &err);
-	if (j_string(&jc, in, "host", true, MAX_HOST, &host) && !valid_host(host))
+	if (j_string(&jc, in, "host", true, MAX_HOST, &host) && !proto_valid_host(host))
 		j_error(&jc, "host", "%s is not a host name", j_quote(host));
-	(void)check_tags(&jc, in, &tags);
+	(void)proto_tags(in, "tags", &tags, &err);
 	caps = j_get(in, "capabilities");
 	if (caps != NULL && !cJSON_IsObject(caps))
 		j_error(&jc, "capabilities", "must be an object");
@@ -304,35 +260,36 @@ take_orders(struct ctl *c, const char *host, size_t *ret_n)
 int
 api_agent_poll(struct req *q, struct reply *r)
 {
-	static const char *const keys[] = { "host", "tags", "lease_ms", "wait_ms", "faults",
-	    NULL };
 	struct ctl *c = q->c;
+	struct agent_poll p;
 	struct gd_err err;
-	struct jctx jc;
-	const char *host = NULL;
-	int64_t lease = 15000, wait = 0, last = 0;
+	const char *host;
+	int64_t lease, wait, last = 0;
 	char *tags = NULL, *faults_text = NULL, now[24], slease[24], key[300];
 	const cJSON *faults;
-	size_t nfaults = 0, norders = 0;
+	size_t norders = 0;
 	char state[16] = "";
 	sqlite3_stmt *st;
 	struct tx t;
 	cJSON *in, *orders = NULL, *out;
 	bool write, same = false;
 
-	if ((in = req_json(q, r, keys)) == NULL)
+	if ((in = req_json(q, r, proto_poll_keys)) == NULL)
 		return 0;
 	gd_err_init(&err);
-	jctx_init(&jc, &err);
-	(void)j_string(&jc, in, "host", true, MAX_HOST, &host);
-	(void)j_int(&jc, in, "lease_ms", false, 1000, 24LL * 3600 * 1000, &lease);
-	(void)j_int(&jc, in, "wait_ms", false, 0, 3600 * 1000, &wait);
-	faults = j_array(&jc, in, "faults", false, 0, MAX_FAULTS, &nfaults);
-	(void)check_tags(&jc, in, &tags);
-	if (err.n > 0) {
-		reply_error(r, 400, "bad_request", "%s: %s", err.items[0].path, err.items[0].msg);
+	if (agentmsg_poll_parse(in, &p, &err) < 0) {
+		if (err.n > 0)
+			reply_error(r, 400, "bad_request", "%s: %s", err.items[0].path,
+			    err.items[0].msg);
+		else
+			reply_error(r, 500, "internal", "out of memory");
 		goto out;
 	}
+	host = p.host;
+	lease = p.lease_ms;
+	wait = p.wait_ms;
+	faults = p.faults;
+	tags = p.tags;
 	if (strcmp(host, q->who.name) != 0) {
 		reply_error(r, 403, "forbidden", "this credential belongs to agent %s, not %s",
 		    q->who.name, log_esc(host));
@@ -420,47 +377,33 @@ out:
 int
 api_agent_report(struct req *q, struct reply *r)
 {
-	static const char *const keys[] = { "host", "order", "status", "fault_id", "state",
-	    "error", "plan", NULL };
-	static const char *const statuses[] = { "done", "failed", "refused", NULL };
 	struct ctl *c = q->c;
+	struct agent_report rep;
 	struct gd_err err;
-	struct jctx jc;
-	const char *host = NULL, *order = NULL, *status = NULL, *fault_id = NULL,
-	    *state = NULL, *error = NULL, *plan = NULL;
+	const char *host, *order, *status, *fault_id, *state, *error, *plan;
 	char run[32] = "", action[16] = "", ostate[16] = "", ohost[300] = "", rstate[32] = "";
 	char actor[300], sidx[16], what[64];
 	const char *fstate;
 	int idx = 0;
-	bool ok_status = false;
 	sqlite3_stmt *st;
 	struct tx t;
 	cJSON *in, *d;
 
-	if ((in = req_json(q, r, keys)) == NULL)
+	if ((in = req_json(q, r, proto_report_keys)) == NULL)
 		return 0;
 	gd_err_init(&err);
-	jctx_init(&jc, &err);
-	(void)j_string(&jc, in, "host", true, MAX_HOST, &host);
-	(void)j_string(&jc, in, "order", true, 64, &order);
-	if (j_string(&jc, in, "status", true, 16, &status)) {
-		for (size_t i = 0; statuses[i] != NULL; i++)
-			ok_status |= strcmp(status, statuses[i]) == 0;
-		if (!ok_status)
-			j_error(&jc, "status", "must be done, failed or refused");
-	}
-	if (j_get(in, "fault_id") != NULL && !cJSON_IsNull(j_get(in, "fault_id")))
-		(void)j_string(&jc, in, "fault_id", false, 64, &fault_id);
-	if (j_get(in, "state") != NULL && !cJSON_IsNull(j_get(in, "state")))
-		(void)j_string(&jc, in, "state", false, 32, &state);
-	if (j_get(in, "error") != NULL && !cJSON_IsNull(j_get(in, "error")))
-		(void)j_string(&jc, in, "error", false, 4096, &error);
-	if (j_get(in, "plan") != NULL && !cJSON_IsNull(j_get(in, "plan")))
-		(void)j_string(&jc, in, "plan", false, 256 * 1024, &plan);
-	if (err.n > 0) {
-		reply_error(r, 400, "bad_request", "%s: %s", err.items[0].path, err.items[0].msg);
+	if (agentmsg_report_parse(in, &rep, &err) < 0) {
+		reply_error(r, 400, "bad_request", "%s: %s", err.n > 0 ? err.items[0].path :
+		    "(root)", err.n > 0 ? err.items[0].msg : "invalid");
 		goto out;
 	}
+	host = rep.host;
+	order = rep.order;
+	status = rep.status;
+	fault_id = rep.fault_id;
+	state = rep.state;
+	error = rep.error;
+	plan = rep.plan;
 	if (strcmp(host, q->who.name) != 0) {
 		reply_error(r, 403, "forbidden", "this credential belongs to agent %s, not %s",
 		    q->who.name, log_esc(host));
