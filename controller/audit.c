@@ -24,7 +24,9 @@
 /*
  * STRICT makes SQLite refuse a value of the wrong type; the CHECKs and triggers keep a bug
  * in our own code from breaking the chain.  hex(zeroblob(32)) is the genesis hash.  The
- * insert trigger costs two primary-key look-ups per row.
+ * insert trigger costs two primary-key look-ups per row.  audit_object serves "the rows
+ * about this run / playbook / host" (and REL-20's check that every run has its run.start
+ * row, which without it scans the whole log once per run).
  */
 const char audit_schema_sql[] =
 	"CREATE TABLE audit (seq INTEGER PRIMARY KEY CHECK (seq > 0),\n"
@@ -32,6 +34,7 @@ const char audit_schema_sql[] =
 	"  object TEXT NOT NULL, details TEXT NOT NULL,\n"
 	"  prev_hash TEXT NOT NULL CHECK (length(prev_hash) = 64),\n"
 	"  hash TEXT NOT NULL CHECK (length(hash) = 64)) STRICT;\n"
+	"CREATE INDEX audit_object ON audit (object, action);\n"
 	"CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit\n"
 	"  BEGIN SELECT RAISE(ABORT, 'audit rows are append-only'); END;\n"
 	"CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit\n"
