@@ -20,6 +20,7 @@
 #include "timeutil.h"
 
 #define ROLLBACK_TIMEOUT_MS	(120 * 1000)	/* Unconfirmed reverts after this: failed. */
+#define ENGINE_MIN_GAP_MS	25		/* Between two ticks, however often kicked. */
 #define ACTOR			"scheduler"
 
 struct run_row {
@@ -352,7 +353,9 @@ step(struct ctl *c, const struct run_row *run)
 	}
 	if (tx_begin(c, &t) < 0)
 		return;
-	expire_orders(c, &t, run->id);
+	/* Only an injecting run (or a dry run's preflight) has orders that can expire. */
+	if (strcmp(run->state, "injecting") == 0 || strcmp(run->state, "preflight") == 0)
+		expire_orders(c, &t, run->id);
 	if (count_faults(c, run->id, states, n) < 0) {
 		tx_abort(&t);
 		return;
@@ -519,6 +522,15 @@ engine_main(void *arg)
 			break;
 		(void)pthread_mutex_unlock(&c->wlock);
 		engine_tick(c);
+		/*
+		 * Kicks come with every report: coalesce them, so that a thousand reports make
+		 * a few ticks, and the HTTP thread gets the store between them.
+		 */
+		{
+			const struct timespec gap = { 0, ENGINE_MIN_GAP_MS * 1000000L };
+
+			(void)nanosleep(&gap, NULL);
+		}
 		(void)pthread_mutex_lock(&c->wlock);
 	}
 	(void)pthread_mutex_unlock(&c->wlock);

@@ -191,52 +191,36 @@ run_queue_revert(struct tx *t, const char *run, const char *host, int idx,
 	return 0;
 }
 
-/* Entering rolling_back: revert what is applied, cancel what was never handed out. */
+/*
+ * Entering rolling_back: revert what is applied, cancel what was never handed out.  Set
+ * based (two statements whatever the number of hosts): a halt of a run over a thousand
+ * hosts is acknowledged in one short transaction.
+ */
 static int
 begin_rollback(struct tx *t, const char *id)
 {
 	struct ctl *c = t->c;
-	sqlite3_stmt *st;
-	struct {
-		char host[256], fault_id[64];
-		int idx;
-	} *v = NULL;
-	size_t n = 0, cap = 0;
-	int r = 0;
+	char now[24], exp[24];
+	int64_t n = gd_now_ms();
 
+	(void)snprintf(now, sizeof(now), "%lld", (long long)n);
+	(void)snprintf(exp, sizeof(exp), "%lld", (long long)(n + 7 * 24 * 3600 * 1000LL));
 	if (store_exec(c->store, "UPDATE orders SET state = 'cancelled' WHERE run = ? AND "
 	    "action IN ('inject', 'dry_run') AND state = 'pending'", 1, id) < 0 ||
 	    store_exec(c->store, "UPDATE run_faults SET state = 'cancelled' WHERE run = ? AND "
 	    "state = 'pending' AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.run = "
 	    "run_faults.run AND o.host = run_faults.host AND o.idx = run_faults.idx AND "
-	    "o.state NOT IN ('cancelled', 'pending'))", 1, id) < 0)
+	    "o.state NOT IN ('cancelled', 'pending'))", 1, id) < 0 ||
+	    /* Order ids as new_id() makes them: "o-" and 64 random bits in hex. */
+	    store_exec(c->store, "INSERT INTO orders (id, run, host, idx, action, fault, "
+	    "fault_id, ttl_ms, created, expires) SELECT 'o-' || lower(hex(randomblob(8))), f.run, "
+	    "f.host, f.idx, 'revert', o.fault, f.fault_id, 0, ?2, ?3 FROM run_faults f JOIN "
+	    "orders o ON o.run = f.run AND o.host = f.host AND o.idx = f.idx AND o.action = "
+	    "'inject' WHERE f.run = ?1 AND f.state = 'applied'", 3, id, now, exp) < 0 ||
+	    store_exec(c->store, "UPDATE run_faults SET state = 'reverting' WHERE run = ? AND "
+	    "state = 'applied'", 1, id) < 0)
 		return t->err = -EIO;
-	if (prepare(c, "SELECT host, idx, fault_id FROM run_faults WHERE run = ? AND "
-	    "state = 'applied'", &st) < 0)
-		return t->err = -EIO;
-	(void)sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		if (n == cap) {
-			void *p = gd_realloc(v, (cap = cap * 2 + 8) * sizeof(*v));
-
-			if (p == NULL) {
-				r = -ENOMEM;
-				break;
-			}
-			v = p;
-		}
-		(void)snprintf(v[n].host, sizeof(v[n].host), "%s", col_text(st, 0));
-		v[n].idx = sqlite3_column_int(st, 1);
-		(void)snprintf(v[n].fault_id, sizeof(v[n].fault_id), "%s", col_text(st, 2));
-		n++;
-	}
-	sqlite3_finalize(st);
-	for (size_t i = 0; r == 0 && i < n; i++)
-		r = run_queue_revert(t, id, v[i].host, v[i].idx, v[i].fault_id);
-	gd_free(v);
-	if (r < 0)
-		t->err = r;
-	return r;
+	return 0;
 }
 
 int

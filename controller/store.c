@@ -53,6 +53,7 @@ static const char *const migrations[] = {
 	"CREATE INDEX orders_host ON orders (host, state);\n"
 	"CREATE INDEX orders_run ON orders (run, host, idx);\n"
 	"CREATE INDEX run_faults_host ON run_faults (host, state);\n"
+	"CREATE INDEX run_faults_run_state ON run_faults (run, state);\n"
 	"CREATE INDEX run_hosts_host ON run_hosts (host);\n"
 	"CREATE TABLE events (seq INTEGER PRIMARY KEY, run TEXT NOT NULL REFERENCES runs (id),\n"
 	"  time INTEGER NOT NULL, actor TEXT NOT NULL, kind TEXT NOT NULL, state TEXT,\n"
@@ -209,7 +210,9 @@ store_open(struct store **ret, const char *state_dir, char *why, size_t whylen)
 	    "PRAGMA journal_mode = WAL;"
 	    "PRAGMA synchronous = FULL;"
 	    "PRAGMA foreign_keys = ON;"
-	    "PRAGMA secure_delete = ON;";
+	    "PRAGMA secure_delete = ON;"
+	    /* 64 MiB of page cache: a run over 10,000 hosts is read every engine tick. */
+	    "PRAGMA cache_size = -65536;";
 	char path[GD_MAX_PATH_BYTES];
 	struct audit_verify v;
 	struct store *s;

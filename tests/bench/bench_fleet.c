@@ -36,6 +36,16 @@ static size_t n_agents;
 static struct gd g;
 static CURLM *multi;
 
+/* Stops the gamedayd we started (it holds our stdout) and exits 1. */
+static _Noreturn void
+die(const char *what)
+{
+	(void)fprintf(stderr, "bench_fleet: %s\n", what);
+	if (g.pid > 0)
+		gd_stop(&g);
+	exit(1);
+}
+
 static void
 agent_request(struct agent *a, const char *path, const char *body)
 {
@@ -223,9 +233,13 @@ run_state(const char *admin, const char *id, char *buf)
 	char path[64];
 	cJSON *o = NULL;
 
+	long st;
+
 	(void)snprintf(path, sizeof(path), "/v1/runs/%s", id);
-	(void)h_json(&g, "GET", path, admin, NULL, &o);
+	st = h_json(&g, "GET", path, admin, NULL, &o);
 	(void)snprintf(buf, 32, "%s", h_str(o, "state"));
+	if (buf[0] == '\0')
+		(void)fprintf(stderr, "GET %s: status %ld\n", path, st);
 	cJSON_Delete(o);
 	return buf;
 }
@@ -243,24 +257,24 @@ main(int argc, char **argv)
 	n_agents = argc > 1 ? (size_t)atol(argv[1]) : 1000;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
 		/* Root may raise the hard limit too; gamedayd inherits it. */
-		if (rl.rlim_max < n_agents + 200)
-			rl.rlim_max = n_agents + 200;
+		if (rl.rlim_max < n_agents + 1000)
+			rl.rlim_max = n_agents + 1000;
 		rl.rlim_cur = rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
 			(void)getrlimit(RLIMIT_NOFILE, &rl);
-		if (rl.rlim_cur < n_agents + 200) {
+		if (rl.rlim_cur < n_agents + 1000) {
 			(void)fprintf(stderr, "bench_fleet: %zu agents need %zu descriptors; the "
-			    "limit is %llu\n", n_agents, n_agents + 200,
+			    "limit is %llu\n", n_agents, n_agents + 1000,
 			    (unsigned long long)rl.rlim_cur);
 			return 1;
 		}
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (gd_start(&g, 0) < 0)
-		return 1;
+		die("gamedayd did not start");
 	rss0 = rss_kb(g.pid);
 	if (h_token(&g, "bench", "admin", admin, sizeof(admin)) != 0)
-		return 1;
+		die("gamedayd token create failed");
 	{
 		char count[24], *argv2[] = { (char *)bin, "enroll-token", "create", "--state-dir",
 		    g.dir, "--count", count, NULL };
@@ -270,7 +284,7 @@ main(int argc, char **argv)
 		tokens = malloc(cap);
 		t0 = h_now_ms();
 		if (h_run(argv2, tokens, cap) != 0)
-			return 1;
+			die("gamedayd enroll-token create failed");
 		printf("enrolment tokens: %zu in %.1f s\n", n_agents, (h_now_ms() - t0) / 1000);
 	}
 	agents = calloc(n_agents, sizeof(*agents));
@@ -288,7 +302,7 @@ main(int argc, char **argv)
 			(void)snprintf(body, sizeof(body), "{\"host\":\"%s\",\"tags\":{\"role\":"
 			    "\"bench\"}}", a->host);
 			if (h_json(&g, "POST", "/v1/agent/enroll", tok, body, &o) != 201)
-				return 1;
+				die("an enrolment failed");
 			if (i % 256 == 0)
 				gd_drain(&g);
 			(void)snprintf(a->cred, sizeof(a->cred), "%s", h_str(o, "credential"));
@@ -315,19 +329,19 @@ main(int argc, char **argv)
 	    "\"duration\":\"1h\",\"guardrails\":{\"max_hosts\":%zu,\"max_percent\":100}}",
 	    n_agents);
 	if (h_http(&g, "POST", "/v1/playbooks", admin, body, NULL, NULL) != 201)
-		return 1;
+		die("playbook apply failed");
 	for (size_t i = 0; i < n_agents; i++)
 		agent_poll(&agents[i]);
 	if (h_json(&g, "POST", "/v1/runs", admin, "{\"playbook\":\"fleet\",\"reason\":\"bench\"}",
 	    &o) != 201)
-		return 1;
+		die("run start failed");
 	(void)snprintf(run, sizeof(run), "%s", h_str(o, "id"));
 	cJSON_Delete(o);
 	t0 = h_now_ms();
 	if (!pump(all_holding, 300000)) {
 		(void)fprintf(stderr, "only %zu of %zu agents got their fault\n", holding_count,
 		    n_agents);
-		return 1;
+		die("inject incomplete");
 	}
 	printf("inject: all %zu agents applied in %.0f ms\n", n_agents, h_now_ms() - t0);
 	/* Let every agent settle into its held poll, then read the memory. */
@@ -338,8 +352,15 @@ main(int argc, char **argv)
 	printf("run %s is %s\n", run, run_state(admin, run, state));
 	t0 = h_now_ms();
 	t0_wall = now_wall_ms();
-	if (h_http(&g, "POST", "/v1/halt", admin, "{\"reason\":\"bench\"}", NULL, NULL) != 200)
-		return 1;
+	{
+		long st = h_http(&g, "POST", "/v1/halt", admin, "{\"reason\":\"bench\"}", NULL,
+		    NULL);
+
+		if (st != 200) {
+			(void)fprintf(stderr, "POST /v1/halt: status %ld\n", st);
+			die("halt failed");
+		}
+	}
 	printf("halt acknowledged in %.1f ms\n", h_now_ms() - t0);
 	if (!pump(all_reverted, 60000))
 		(void)fprintf(stderr, "only %zu of %zu agents got their revert\n", reverted_count,
