@@ -11,7 +11,7 @@ PACKAGES=(
 	libcurl4-openssl-dev libcjson-dev libssh2-1-dev libsqlite3-dev libseccomp-dev
 	libmicrohttpd-dev libnftables-dev libnl-3-dev libnl-route-3-dev libssl-dev
 	# What the tests and the demo run: namespaces, nftables, real servers.
-	iproute2 nftables util-linux procps tzdata python3 sqlite3 curl
+	iproute2 nftables util-linux procps tzdata python3 sqlite3 curl openssl
 	prometheus prometheus-alertmanager openssh-server openssh-client
 )
 
