@@ -303,14 +303,15 @@ api_agent_poll(struct req *q, struct reply *r)
 		goto out;
 	}
 	faults_text = faults != NULL ? cJSON_PrintUnformatted(faults) : gd_strdup("[]");
-	if (sqlite3_prepare_v2(c->store->db, "SELECT state, last_seen, faults = ? FROM agents "
-	    "WHERE host = ?", -1, &st, NULL) == SQLITE_OK) {
+	if (sqlite3_prepare_v2(c->store->db, "SELECT state, last_seen, faults = ? AND "
+	    "lease_ms = ? FROM agents WHERE host = ?", -1, &st, NULL) == SQLITE_OK) {
 		(void)sqlite3_bind_text(st, 1, faults_text, -1, SQLITE_STATIC);
-		(void)sqlite3_bind_text(st, 2, host, -1, SQLITE_STATIC);
+		(void)sqlite3_bind_int64(st, 2, lease);
+		(void)sqlite3_bind_text(st, 3, host, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			(void)snprintf(state, sizeof(state), "%s", col_text(st, 0));
 			last = sqlite3_column_int64(st, 1);
-			same = sqlite3_column_int(st, 2) != 0;
+			same = sqlite3_column_int(st, 2) != 0;	/* Same journal, same lease. */
 		}
 		sqlite3_finalize(st);
 	}

@@ -467,11 +467,51 @@ test_bad_requests(void)
 	ASSERT_INT_EQ(h_http(&g, "GET", "/healthz", NULL, NULL, NULL, NULL), 200);
 }
 
+/* The state of agent host in GET /v1/agents ("" when not listed). */
+static void
+agent_state(const char *host, char out[16])
+{
+	cJSON *o = NULL, *a;
+
+	out[0] = '\0';
+	(void)h_json(&g, "GET", "/v1/agents", viewer, NULL, &o);
+	cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(o, "agents"))
+		if (strcmp(h_str(a, "host"), host) == 0)
+			(void)snprintf(out, 16, "%s", h_str(a, "state"));
+	cJSON_Delete(o);
+}
+
+static void
+test_lost_agent(void)
+{
+	char state[16];
+	double t0 = h_now_ms();
+
+	TEST_START("an agent silent past its lease + 5 s is marked lost, and ok when it polls "
+	    "again (both audited)");
+	ASSERT_INT_EQ(h_http(&g, "POST", "/v1/agent/poll", agent_a, "{\"host\":\"agent-a\","
+	    "\"lease_ms\":1000}", NULL, NULL), 200);
+	agent_state("agent-a", state);
+	ASSERT_STR_EQ(state, "ok");
+	while (h_now_ms() - t0 < 12000) {
+		agent_state("agent-a", state);
+		if (strcmp(state, "lost") == 0)
+			break;
+		h_sleep_ms(200);
+	}
+	ASSERT_STR_EQ(state, "lost");
+	ASSERT_TRUE(h_now_ms() - t0 >= 6000 - 300);	/* Not before lease + 5 s. */
+	ASSERT_INT_EQ(h_http(&g, "POST", "/v1/agent/poll", agent_a, "{\"host\":\"agent-a\"}",
+	    NULL, NULL), 200);
+	agent_state("agent-a", state);
+	ASSERT_STR_EQ(state, "ok");
+}
+
 static void
 test_audit(void)
 {
 	cJSON *o = NULL, *rows;
-	bool saw_approve = false, saw_enrol = false;
+	bool saw_approve = false, saw_enrol = false, saw_lost = false;
 
 	TEST_START("the audit log holds who did what, and verifies");
 	ASSERT_INT_EQ(h_json(&g, "GET", "/v1/audit/verify", viewer, NULL, &o), 200);
@@ -485,12 +525,16 @@ test_audit(void)
 		if (strcmp(h_str(r, "action"), "run.approve") == 0 &&
 		    strcmp(h_str(r, "actor"), "arne") == 0)
 			saw_approve = true;
+		if (strcmp(h_str(r, "action"), "agent.lost") == 0 &&
+		    strcmp(h_str(r, "object"), "agent-a") == 0)
+			saw_lost = true;
 		if (strcmp(h_str(r, "action"), "agent.enroll") == 0 &&
 		    strcmp(h_str(r, "actor"), "agent:agent-a") == 0)
 			saw_enrol = true;
 	}
 	ASSERT_TRUE(saw_approve);
 	ASSERT_TRUE(saw_enrol);
+	ASSERT_TRUE(saw_lost);
 	cJSON_Delete(o);
 }
 
@@ -508,6 +552,7 @@ main(void)
 	test_production_targets();
 	test_halt_all();
 	test_bad_requests();
+	test_lost_agent();
 	test_audit();
 	gd_stop(&g);
 	gd_cleanup(&g);
