@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "fdio.h"
 #include "json.h"
 #include "log.h"
 
@@ -213,22 +214,6 @@ enroll_credential_read(int state_fd, const char *state_dir, char ret[GD_MAX_TOKE
 	return r;
 }
 
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -errno;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int
 enroll_credential_store(int state_fd, const char *cred)
 {
@@ -242,7 +227,7 @@ enroll_credential_store(int state_fd, const char *cred)
 		return -errno;
 	/* 0600 at creation; a umask can only take bits away. */
 	(void)snprintf(line, sizeof(line), "%s\n", cred);
-	if ((r = write_all(fd, line, strlen(line))) < 0 || fsync(fd) == -1)
+	if ((r = gd_write_all(fd, line, strlen(line))) < 0 || fsync(fd) == -1)
 		r = r < 0 ? r : -errno;
 	explicit_bzero(line, sizeof(line));
 	if (close(fd) == -1 && r == 0)

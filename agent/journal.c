@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "alloc.h"
+#include "fdio.h"
 #include "hash.h"
 #include "log.h"
 #include "timeutil.h"
@@ -274,22 +275,6 @@ jentry_to_json(const struct jentry *e)
 	return o;
 }
 
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -errno;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int
 journal_write(struct journal *j, const struct jentry *e)
 {
@@ -313,7 +298,7 @@ journal_write(struct journal *j, const struct jentry *e)
 		r = -errno;
 		goto out;
 	}
-	if ((r = write_all(fd, text, strlen(text))) == 0 && fsync(fd) == -1)
+	if ((r = gd_write_all(fd, text, strlen(text))) == 0 && fsync(fd) == -1)
 		r = -errno;
 	if (close(fd) == -1 && r == 0)
 		r = -errno;
