@@ -46,6 +46,7 @@ struct ctl {
 
 	pthread_t engine;
 	bool engine_started;
+	int64_t lost_checked;		/* Engine only: when silent agents were last looked for. */
 	pthread_mutex_t wlock;		/* Guards the waiters and the flags below. */
 	pthread_cond_t wake;		/* Signals the engine. */
 #define CTL_WAIT_BUCKETS 4096

@@ -461,7 +461,11 @@ engine_tick(struct ctl *c)
 	sqlite3_stmt *st;
 
 	http_expire_waiters(c);
-	mark_lost(c);
+	/* A scan of every agent: once a second is plenty for a lease of seconds. */
+	if (gd_mono_ms() - c->lost_checked >= 1000) {
+		c->lost_checked = gd_mono_ms();
+		mark_lost(c);
+	}
 	(void)pthread_mutex_lock(&c->store->lock);
 	if (prepare(c, "SELECT id, state, coalesce(end_state, ''), playbook, revision, dry_run, "
 	    "coalesce(started, 0), coalesce(ends, 0), (SELECT max(time) FROM events e WHERE "
