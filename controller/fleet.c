@@ -476,7 +476,7 @@ api_agent_report(struct req *q, struct reply *r)
 	/* Applied after the run stopped wanting it (halted, rolled back): take it back now. */
 	if (strcmp(fstate, "applied") == 0 && strcmp(rstate, "injecting") != 0 &&
 	    strcmp(rstate, "running") != 0)
-		(void)run_queue_revert(&t, run, host, idx, fault_id);
+		(void)run_queue_revert(&t, run, host, idx);
 	if (tx_commit(&t) < 0) {
 		reply_error(r, 500, "internal", "the store failed");
 		goto out;

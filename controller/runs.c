@@ -168,59 +168,54 @@ run_event(struct tx *t, const char *id, const char *kind, const char *host,
 	return r;
 }
 
-int
-run_queue_revert(struct tx *t, const char *run, const char *host, int idx,
-    const char *fault_id)
+/*
+ * Queues a revert order for every applied fault of run (or only host's fault idx when host
+ * is not NULL) and marks them reverting.  One statement however many hosts: a halt of a
+ * run over a thousand hosts is acknowledged in one short transaction.  Order ids as
+ * new_id() makes them: "o-" and 64 random bits in hex.
+ */
+static int
+queue_reverts(struct tx *t, const char *run, const char *host, int idx)
 {
-	char oid[24], sidx[16], now[24], exp[24];
+	char now[24], exp[24], sidx[16];
 	int64_t n = gd_now_ms();
 
-	new_id("o-", oid, sizeof(oid));
-	(void)snprintf(sidx, sizeof(sidx), "%d", idx);
 	(void)snprintf(now, sizeof(now), "%lld", (long long)n);
 	/* A revert is always safe to carry out, however late: it expires only with the run's
 	 * longest possible fault. */
 	(void)snprintf(exp, sizeof(exp), "%lld", (long long)(n + 7 * 24 * 3600 * 1000LL));
+	(void)snprintf(sidx, sizeof(sidx), "%d", idx);
 	if (store_exec(t->c->store, "INSERT INTO orders (id, run, host, idx, action, fault, "
-	    "fault_id, ttl_ms, created, expires) SELECT ?1, ?2, ?3, ?4, 'revert', o.fault, ?5, "
-	    "0, ?6, ?7 FROM orders o WHERE o.run = ?2 AND o.host = ?3 AND o.idx = ?4 AND "
-	    "o.action = 'inject'", 7, oid, run, host, sidx, fault_id, now, exp) < 0 ||
-	    store_exec(t->c->store, "UPDATE run_faults SET state = 'reverting' WHERE run = ? AND "
-	    "host = ? AND idx = ?", 3, run, host, sidx) < 0)
+	    "fault_id, ttl_ms, created, expires) SELECT 'o-' || lower(hex(randomblob(8))), f.run, "
+	    "f.host, f.idx, 'revert', o.fault, f.fault_id, 0, ?2, ?3 FROM run_faults f JOIN "
+	    "orders o ON o.run = f.run AND o.host = f.host AND o.idx = f.idx AND o.action = "
+	    "'inject' WHERE f.run = ?1 AND f.state = 'applied' AND (?4 IS NULL OR (f.host = ?4 "
+	    "AND f.idx = ?5))", 5, run, now, exp, host, sidx) < 0 ||
+	    store_exec(t->c->store, "UPDATE run_faults SET state = 'reverting' WHERE run = ?1 AND "
+	    "state = 'applied' AND (?2 IS NULL OR (host = ?2 AND idx = ?3))", 3, run, host,
+	    sidx) < 0)
 		return t->err = -EIO;
 	return 0;
 }
 
-/*
- * Entering rolling_back: revert what is applied, cancel what was never handed out.  Set
- * based (two statements whatever the number of hosts): a halt of a run over a thousand
- * hosts is acknowledged in one short transaction.
- */
+int
+run_queue_revert(struct tx *t, const char *run, const char *host, int idx)
+{
+	return queue_reverts(t, run, host, idx);
+}
+
+/* Entering rolling_back: revert what is applied, cancel what was never handed out. */
 static int
 begin_rollback(struct tx *t, const char *id)
 {
-	struct ctl *c = t->c;
-	char now[24], exp[24];
-	int64_t n = gd_now_ms();
-
-	(void)snprintf(now, sizeof(now), "%lld", (long long)n);
-	(void)snprintf(exp, sizeof(exp), "%lld", (long long)(n + 7 * 24 * 3600 * 1000LL));
-	if (store_exec(c->store, "UPDATE orders SET state = 'cancelled' WHERE run = ? AND "
+	if (store_exec(t->c->store, "UPDATE orders SET state = 'cancelled' WHERE run = ? AND "
 	    "action IN ('inject', 'dry_run') AND state = 'pending'", 1, id) < 0 ||
-	    store_exec(c->store, "UPDATE run_faults SET state = 'cancelled' WHERE run = ? AND "
+	    store_exec(t->c->store, "UPDATE run_faults SET state = 'cancelled' WHERE run = ? AND "
 	    "state = 'pending' AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.run = "
 	    "run_faults.run AND o.host = run_faults.host AND o.idx = run_faults.idx AND "
-	    "o.state NOT IN ('cancelled', 'pending'))", 1, id) < 0 ||
-	    /* Order ids as new_id() makes them: "o-" and 64 random bits in hex. */
-	    store_exec(c->store, "INSERT INTO orders (id, run, host, idx, action, fault, "
-	    "fault_id, ttl_ms, created, expires) SELECT 'o-' || lower(hex(randomblob(8))), f.run, "
-	    "f.host, f.idx, 'revert', o.fault, f.fault_id, 0, ?2, ?3 FROM run_faults f JOIN "
-	    "orders o ON o.run = f.run AND o.host = f.host AND o.idx = f.idx AND o.action = "
-	    "'inject' WHERE f.run = ?1 AND f.state = 'applied'", 3, id, now, exp) < 0 ||
-	    store_exec(c->store, "UPDATE run_faults SET state = 'reverting' WHERE run = ? AND "
-	    "state = 'applied'", 1, id) < 0)
+	    "o.state NOT IN ('cancelled', 'pending'))", 1, id) < 0)
 		return t->err = -EIO;
-	return 0;
+	return queue_reverts(t, id, NULL, 0);
 }
 
 int

@@ -59,9 +59,9 @@ int run_event(struct tx *t, const char *id, const char *kind, const char *host,
  * back, ending halted).  0, or -EALREADY when it had already ended.
  */
 int run_halt(struct tx *t, const char *id, const char *actor, const char *reason);
-/* Inside a transaction: queues a revert order for one applied fault of a run. */
-int run_queue_revert(struct tx *t, const char *run, const char *host, int idx,
-    const char *fault_id);
+/* Inside a transaction: queues a revert order for one applied fault of a run (the fault id
+ * is the one its report recorded). */
+int run_queue_revert(struct tx *t, const char *run, const char *host, int idx);
 
 /* The run as docs/api.md shows it; NULL when there is none.  Takes no lock. */
 cJSON *run_json(struct ctl *c, const char *id, bool with_targets);
