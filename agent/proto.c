@@ -76,7 +76,7 @@ first_error(const struct gd_err *err, char *buf, size_t size)
 static void
 add_fault_errors(struct jctx *c, const struct gd_err *scratch)
 {
-	char path[GD_MAX_JSON_PATH];
+	char path[GD_MAX_JSON_PATH + 8];	/* "fault." and a path; cut, never overrun. */
 
 	for (size_t i = 0; i < scratch->n; i++) {
 		const char *p = scratch->items[i].path;

@@ -35,6 +35,7 @@ static const struct route {
 	{ "GET", "/v1/runs", ACCESS_USER, ROLE_VIEWER, api_run_list },
 	{ "GET", "/v1/runs/*", ACCESS_USER, ROLE_VIEWER, api_run_get },
 	{ "GET", "/v1/runs/*/events", ACCESS_USER, ROLE_VIEWER, api_run_events },
+	{ "GET", "/v1/runs/*/timeline", ACCESS_USER, ROLE_VIEWER, api_run_timeline },
 	{ "POST", "/v1/runs/*/approve", ACCESS_USER, ROLE_APPROVER, api_run_approve },
 	/* Any authenticated user may halt (DESIGN §4). */
 	{ "POST", "/v1/runs/*/halt", ACCESS_USER, ROLE_VIEWER, api_run_halt },

@@ -29,6 +29,8 @@ int api_run_halt(struct req *q, struct reply *r);
 int api_halt_all(struct req *q, struct reply *r);
 int api_halt_clear(struct req *q, struct reply *r);
 int api_halt_get(struct req *q, struct reply *r);
+/* timeline.c: */
+int api_run_timeline(struct req *q, struct reply *r);
 /* fleet.c: */
 int api_agent_list(struct req *q, struct reply *r);
 int api_agent_enroll(struct req *q, struct reply *r);

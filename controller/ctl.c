@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "guard.h"
 #include "http.h"
 #include "json.h"
 #include "log.h"
@@ -130,6 +131,10 @@ ctl_start(struct ctl *c, const struct config *cfg, char *why, size_t whylen)
 		(void)snprintf(why, whylen, "cannot start the engine: %s", strerror(-r));
 		goto fail;
 	}
+	if ((r = guard_start(c)) < 0) {
+		(void)snprintf(why, whylen, "cannot start the SLA guard: %s", strerror(-r));
+		goto fail;
+	}
 	if ((r = http_start(c, why, whylen)) < 0)
 		goto fail;
 	return 0;
@@ -142,6 +147,7 @@ void
 ctl_stop(struct ctl *c)
 {
 	http_stop(c);
+	guard_stop(c);
 	engine_stop(c);
 	store_close(c->store);
 	c->store = NULL;

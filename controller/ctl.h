@@ -37,6 +37,7 @@ struct config {
 };
 
 struct waiter;
+struct guard;
 
 struct ctl {
 	struct config cfg;
@@ -46,6 +47,7 @@ struct ctl {
 
 	pthread_t engine;
 	bool engine_started;
+	struct guard *guard;		/* The SLA guard's thread (guard.h). */
 	int64_t lost_checked;		/* Engine only: when silent agents were last looked for. */
 	pthread_mutex_t wlock;		/* Guards the waiters and the flags below. */
 	pthread_cond_t wake;		/* Signals the engine. */

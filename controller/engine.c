@@ -25,7 +25,7 @@
 
 struct run_row {
 	char id[32], state[32], end_state[32], playbook[256], revision[72];
-	bool dry_run, approved;
+	bool dry_run, approved, steady;
 	int64_t started, ends, changed;
 };
 
@@ -209,6 +209,11 @@ preflight(struct ctl *c, const struct run_row *run)
 		(void)run_transition(&t, run->id, "aborted", ACTOR, "the run's playbook revision "
 		    "cannot be read");
 		goto done;
+	}
+	/* The SLA guard (guard.h) says when the steady state has held for a whole window. */
+	if (pb->nslas > 0 && !run->dry_run && !run->steady) {
+		tx_abort(&t);
+		goto out;
 	}
 	if (matching_hosts(c, pb, run->id, &f) < 0) {
 		tx_abort(&t);
@@ -469,7 +474,8 @@ engine_tick(struct ctl *c)
 	(void)pthread_mutex_lock(&c->store->lock);
 	if (prepare(c, "SELECT id, state, coalesce(end_state, ''), playbook, revision, dry_run, "
 	    "coalesce(started, 0), coalesce(ends, 0), (SELECT max(time) FROM events e WHERE "
-	    "e.run = runs.id AND e.kind = 'state'), approved_by IS NOT NULL FROM runs WHERE "
+	    "e.run = runs.id AND e.kind = 'state'), approved_by IS NOT NULL, steady_at IS NOT NULL "
+	    "FROM runs WHERE "
 	    "state IN ('preflight', "
 	    "'injecting', 'running', 'rolling_back')", &st) == 0) {
 		while (sqlite3_step(st) == SQLITE_ROW) {
@@ -496,6 +502,7 @@ engine_tick(struct ctl *c)
 			row->ends = sqlite3_column_int64(st, 7);
 			row->changed = sqlite3_column_int64(st, 8);
 			row->approved = sqlite3_column_int(st, 9) != 0;
+			row->steady = sqlite3_column_int(st, 10) != 0;
 		}
 		sqlite3_finalize(st);
 	}

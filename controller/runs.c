@@ -9,9 +9,11 @@
 #include "alloc.h"
 #include "api.h"
 #include "audit.h"
+#include "guard.h"
 #include "json.h"
 #include "log.h"
 #include "playbook.h"
+#include "timeline.h"
 #include "timeutil.h"
 
 #define MAX_REASON 1000
@@ -204,6 +206,26 @@ run_queue_revert(struct tx *t, const char *run, const char *host, int idx)
 	return queue_reverts(t, run, host, idx);
 }
 
+/*
+ * Under the store's lock: resumes the long-polls of run id's hosts.  Their handlers wait
+ * for the lock, so they see the reverts of the transaction that holds it once it commits.
+ */
+static void
+wake_hosts_locked(struct ctl *c, const char *id)
+{
+	sqlite3_stmt *st;
+	char key[300];
+
+	if (prepare(c, "SELECT host FROM run_hosts WHERE run = ?", &st) < 0)
+		return;
+	(void)sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		(void)snprintf(key, sizeof(key), "host:%s", col_text(st, 0));
+		ctl_wake(c, key);
+	}
+	sqlite3_finalize(st);
+}
+
 /* Entering rolling_back: revert what is applied, cancel what was never handed out. */
 static int
 begin_rollback(struct tx *t, const char *id)
@@ -215,7 +237,10 @@ begin_rollback(struct tx *t, const char *id)
 	    "run_faults.run AND o.host = run_faults.host AND o.idx = run_faults.idx AND "
 	    "o.state NOT IN ('cancelled', 'pending'))", 1, id) < 0)
 		return t->err = -EIO;
-	return queue_reverts(t, id, NULL, 0);
+	if (queue_reverts(t, id, NULL, 0) < 0)
+		return t->err;
+	wake_hosts_locked(t->c, id);
+	return 0;
 }
 
 int
@@ -243,6 +268,7 @@ run_transition(struct tx *t, const char *id, const char *to, const char *actor,
 	(void)cJSON_AddStringToObject(d, "reason", reason);
 	tx_audit(t, actor, "run.state", id, d);
 	ctl_wake(t->c, id);
+	guard_kick(t->c);
 	return t->err;
 }
 
@@ -541,6 +567,8 @@ api_run_get(struct req *q, struct reply *r)
 
 	(void)pthread_mutex_lock(&q->c->store->lock);
 	o = run_json(q->c, q->arg, true);
+	if (o != NULL)
+		(void)cJSON_AddItemToObject(o, "steady_state", timeline_summary_json(q->c, q->arg));
 	(void)pthread_mutex_unlock(&q->c->store->lock);
 	if (o == NULL)
 		reply_error(r, 404, "not_found", "no run '%s'", log_esc(q->arg));
@@ -713,22 +741,11 @@ halt_reason(struct req *q, struct reply *r, cJSON **in, const char **reason)
 	return true;
 }
 
-/* Wakes the polls of every host of run id (their revert orders are waiting). */
-static void
-wake_hosts(struct ctl *c, const char *id)
+void
+run_wake_hosts(struct ctl *c, const char *id)
 {
-	sqlite3_stmt *st;
-	char key[300];
-
 	(void)pthread_mutex_lock(&c->store->lock);
-	if (prepare(c, "SELECT host FROM run_hosts WHERE run = ?", &st) == 0) {
-		(void)sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			(void)snprintf(key, sizeof(key), "host:%s", col_text(st, 0));
-			ctl_wake(c, key);
-		}
-		sqlite3_finalize(st);
-	}
+	wake_hosts_locked(c, id);
 	(void)pthread_mutex_unlock(&c->store->lock);
 }
 
@@ -767,7 +784,7 @@ api_run_halt(struct req *q, struct reply *r)
 		goto out;
 	}
 	/* The reverts are queued: hand them to the open polls now, not at the next tick. */
-	wake_hosts(c, q->arg);
+	run_wake_hosts(c, q->arg);
 	ctl_kick(c);
 	(void)pthread_mutex_lock(&c->store->lock);
 	out = run_json(c, q->arg, true);
@@ -839,7 +856,7 @@ api_halt_all(struct req *q, struct reply *r)
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++)
-		wake_hosts(c, ids[i]);
+		run_wake_hosts(c, ids[i]);
 	ctl_kick(c);
 	out = cJSON_CreateObject();
 	(void)cJSON_AddBoolToObject(out, "halted", true);

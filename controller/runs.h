@@ -63,6 +63,10 @@ int run_halt(struct tx *t, const char *id, const char *actor, const char *reason
  * is the one its report recorded). */
 int run_queue_revert(struct tx *t, const char *run, const char *host, int idx);
 
+/* Wakes the polls of every host of run id (their revert orders are waiting).  Takes the
+ * store's lock: call it after the commit. */
+void run_wake_hosts(struct ctl *c, const char *id);
+
 /* The run as docs/api.md shows it; NULL when there is none.  Takes no lock. */
 cJSON *run_json(struct ctl *c, const char *id, bool with_targets);
 

@@ -60,6 +60,27 @@ static const char *const migrations[] = {
 	"  host TEXT, reason TEXT);\n"
 	"CREATE INDEX events_run ON events (run, seq);\n"
 	"%AUDIT%",
+	/*
+	 * 1 -> 2: the SLA guard's timeline (probe samples and SLA evaluations of each run),
+	 * when a run's steady state held at preflight, when each fault changed state, and
+	 * hosts reached over SSH instead of an agent's poll.
+	 */
+	"CREATE TABLE probe_samples (run TEXT NOT NULL REFERENCES runs (id),\n"
+	"  probe TEXT NOT NULL, time INTEGER NOT NULL, phase TEXT NOT NULL,\n"
+	"  ok INTEGER NOT NULL, value REAL, status INTEGER, error TEXT);\n"
+	"CREATE INDEX probe_samples_run ON probe_samples (run, time);\n"
+	"CREATE TABLE sla_evals (run TEXT NOT NULL REFERENCES runs (id),\n"
+	"  sla INTEGER NOT NULL, expr TEXT NOT NULL, time INTEGER NOT NULL,\n"
+	"  phase TEXT NOT NULL, holds INTEGER NOT NULL, value REAL,\n"
+	"  samples INTEGER NOT NULL, streak INTEGER NOT NULL, reason TEXT);\n"
+	"CREATE INDEX sla_evals_run ON sla_evals (run, time);\n"
+	"ALTER TABLE runs ADD COLUMN steady_at INTEGER;\n"
+	"ALTER TABLE run_faults ADD COLUMN changed INTEGER;\n"
+	"ALTER TABLE agents ADD COLUMN via TEXT NOT NULL DEFAULT 'poll';\n"
+	"CREATE TRIGGER run_faults_changed AFTER UPDATE OF state ON run_faults\n"
+	"  WHEN NEW.state IS NOT OLD.state BEGIN UPDATE run_faults SET changed =\n"
+	"  CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)\n"
+	"  WHERE rowid = NEW.rowid; END;\n",
 };
 
 int

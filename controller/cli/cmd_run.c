@@ -17,6 +17,8 @@
 
 /* run watch: the long-poll asks for this many seconds, and allows this much on top. */
 #define WATCH_WAIT_S		20
+/* ... or this many while the run has probe values to show. */
+#define WATCH_PROBE_WAIT_S	2
 #define WATCH_SLACK_S		30
 /* A poll that brought nothing new sooner than this is followed by a pause (no busy loop). */
 #define WATCH_MIN_POLL_MS	1000
@@ -226,6 +228,93 @@ show_fault_rows(struct table *t, const cJSON *target)
 	}
 }
 
+/* A measured value as text: "123 ms" for latency stats, "99.50%" for rates, else "%g". */
+static void
+value_text(const cJSON *v, const char *sla, char *buf, size_t len)
+{
+	const char *dot = strchr(sla, '.');
+
+	if (!cJSON_IsNumber(v))
+		(void)snprintf(buf, len, "no value");
+	else if (dot != NULL && (strncmp(dot, ".error_rate", 11) == 0 ||
+	    strncmp(dot, ".availability", 13) == 0))
+		(void)snprintf(buf, len, "%.2f%%", v->valuedouble);
+	else if (dot != NULL && strncmp(dot, ".tp", 3) == 0)
+		(void)snprintf(buf, len, "%.0f ms", v->valuedouble);
+	else
+		(void)snprintf(buf, len, "%g", v->valuedouble);
+}
+
+/*
+ * The SLA guard's view of a run (docs/api.md "steady_state"): each probe's last sample,
+ * each SLA's last evaluation, availability during the run, and the abort's figures.
+ */
+static void
+steady_state_text(struct strbuf *b, const cJSON *ss, const char *indent)
+{
+	const cJSON *p, *s, *a, *f = cli_get(ss, "figures");
+	char num[CLI_NUM_LEN], val[64];
+	char *e1, *e2;
+
+	cJSON_ArrayForEach(p, cli_array(ss, "probes")) {
+		const cJSON *v = cli_get(p, "value");
+
+		e1 = cli_esc_dup(cli_str(p, "probe"), NULL);
+		e2 = cli_esc_dup(cli_str(p, "error"), NULL);
+		if (e1 == NULL || e2 == NULL) {
+			b->r = -ENOMEM;
+		} else {
+			(void)snprintf(val, sizeof(val), cJSON_IsNumber(v) ? "%.4g" : "-",
+			    cJSON_IsNumber(v) ? v->valuedouble : 0.0);
+			strbuf_addf(b, "%sprobe %s: %s, last value %s (%s samples, ", indent, e1,
+			    cJSON_IsTrue(cli_get(p, "ok")) ? "ok" : "error", val,
+			    cli_num(p, "samples", num));
+			strbuf_addf(b, "%s errors)%s%s\n", cli_num(p, "errors", num),
+			    strcmp(e2, "-") != 0 ? ": " : "", strcmp(e2, "-") != 0 ? e2 : "");
+		}
+		gd_free(e1);
+		gd_free(e2);
+	}
+	cJSON_ArrayForEach(s, cli_array(ss, "slas")) {
+		e1 = cli_esc_dup(cli_str(s, "sla"), NULL);
+		if (e1 == NULL) {
+			b->r = -ENOMEM;
+			continue;
+		}
+		value_text(cli_get(s, "value"), e1, val, sizeof(val));
+		strbuf_addf(b, "%ssla %s: %s, %s (breaches in a row %s, ", indent, e1,
+		    cJSON_IsTrue(cli_get(s, "holds")) ? "holds" : "BREACHED", val,
+		    cli_num(s, "streak", num));
+		strbuf_addf(b, "%s of ", cli_num(s, "breaches", num));
+		strbuf_addf(b, "%s evaluations breached)\n", cli_num(s, "evaluations", num));
+		gd_free(e1);
+	}
+	cJSON_ArrayForEach(a, cli_array(ss, "availability")) {
+		const cJSON *av = cli_get(a, "availability_percent"), *n = cli_get(a, "nines");
+
+		if ((e1 = cli_esc_dup(cli_str(a, "probe"), NULL)) == NULL) {
+			b->r = -ENOMEM;
+			continue;
+		}
+		if (cJSON_IsNumber(n))
+			(void)snprintf(val, sizeof(val), "%.2f nines", n->valuedouble);
+		else
+			(void)snprintf(val, sizeof(val), "no failed sample");
+		strbuf_addf(b, "%savailability of %s during the run: %.3f%% (%s)\n", indent, e1,
+		    cJSON_IsNumber(av) ? av->valuedouble : 0.0, val);
+		gd_free(e1);
+	}
+	if (cJSON_IsNumber(cli_get(f, "faults_to_abort_ms")))
+		strbuf_addf(b, "%sfaults in place to abort: %s ms\n", indent,
+		    cli_num(f, "faults_to_abort_ms", num));
+	if (cJSON_IsNumber(cli_get(f, "breach_to_abort_ms")))
+		strbuf_addf(b, "%sfirst breach to abort: %s ms\n", indent,
+		    cli_num(f, "breach_to_abort_ms", num));
+	if (cJSON_IsNumber(cli_get(f, "abort_to_reverted_ms")))
+		strbuf_addf(b, "%sabort to last verified revert: %s ms\n", indent,
+		    cli_num(f, "abort_to_reverted_ms", num));
+}
+
 /* The human form of a run object (docs/api.md "run"). */
 static int
 show_run(const cJSON *run)
@@ -248,6 +337,17 @@ show_run(const cJSON *run)
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		show_field(fields[i].label, cli_get(run, fields[i].key));
 	(void)putchar('\n');
+	{
+		struct strbuf b = { 0 };
+		char *text;
+
+		steady_state_text(&b, cli_get(run, "steady_state"), "");
+		if (strbuf_finish(&b, &text) == 0) {
+			if (text[0] != '\0')
+				(void)printf("%s\n", text);
+			gd_free(text);
+		}
+	}
 	if (cJSON_GetArraySize(targets) == 0) {
 		(void)puts("no targets");
 		return CLI_OK;
@@ -337,6 +437,7 @@ struct watch {
 	int64_t after;		/* The highest event seq seen. */
 	char *summary;		/* The fault summary printed last (escaped). */
 	bool headed;		/* The first line, about the run, is out. */
+	bool probes;		/* The run has probe values: refresh them every few seconds. */
 };
 
 /* 0: the run goes on; else the exit code of a run that ended in this state. */
@@ -480,6 +581,8 @@ print_summary(struct watch *w, const cJSON *run)
 	if (n > WATCH_MAX_HOSTS)
 		strbuf_addf(&b, "  (%zu more hosts: gameday run show %s)\n", n - WATCH_MAX_HOSTS,
 		    w->id);
+	steady_state_text(&b, cli_get(run, "steady_state"), "  ");
+	w->probes = cJSON_GetArraySize(cli_array(cli_get(run, "steady_state"), "probes")) > 0;
 	if (strbuf_finish(&b, &text) < 0) {
 		(void)fputs("gameday: out of memory\n", stderr);
 		return CLI_FAILED;
@@ -545,7 +648,8 @@ watch_loop(struct watch *w)
 		return r;
 	while (!ended) {
 		t0 = gd_mono_ms();
-		if ((r = poll_events(w, WATCH_WAIT_S, &n)) != CLI_OK)
+		if ((r = poll_events(w, w->probes ? WATCH_PROBE_WAIT_S : WATCH_WAIT_S, &n)) !=
+		    CLI_OK)
 			return r;
 		if ((r = check_run(w, &ended, &code, state)) != CLI_OK)
 			return r;

@@ -35,6 +35,7 @@ struct gd {
 	pid_t pid;
 	int port;
 	int errfd;		/* gamedayd's stderr, read for its port. */
+	char config[128];	/* A config file to start with ("" for none). */
 };
 
 static inline double
@@ -127,7 +128,8 @@ gd_start(struct gd *g, int port)
 	}
 	(void)snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
 	{
-		char *argv[] = { (char *)bin, "--state-dir", g->dir, "--listen", listen, NULL };
+		char *argv[] = { (char *)bin, "--state-dir", g->dir, "--listen", listen,
+		    g->config[0] != '\0' ? "--config" : NULL, g->config, NULL };
 
 		if (pipe2(p, O_CLOEXEC) == -1)
 			return -1;
@@ -159,6 +161,33 @@ gd_start(struct gd *g, int port)
 	}
 	(void)fprintf(stderr, "gamedayd did not start: %s\n", line);
 	return -1;
+}
+
+/*
+ * Starts gameday-agent in daemon mode against url: token file dir/token, state dir
+ * dir/state, its log appended to dir/agent.log.  Returns its pid, or -1.
+ */
+static inline pid_t
+h_agent_start(const char *url, const char *dir, const char *state, const char *tags,
+    const char *lease)
+{
+	char sdir[256], tfile[256], log[256];
+	char *argv[] = { (char *)h_bin("GD_AGENT_BIN", "gameday-agent"), "--controller",
+	    (char *)url, "--token-file", tfile, "--tags", (char *)tags, "--state-dir", sdir,
+	    "--lease", (char *)lease, NULL };
+	posix_spawn_file_actions_t fa;
+	pid_t pid = -1;
+
+	(void)snprintf(sdir, sizeof(sdir), "%s/%s", dir, state);
+	(void)snprintf(tfile, sizeof(tfile), "%s/token", dir);
+	(void)snprintf(log, sizeof(log), "%s/agent.log", dir);
+	(void)posix_spawn_file_actions_init(&fa);
+	(void)posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, log,
+	    O_WRONLY | O_CREAT | O_APPEND, 0600);
+	if (posix_spawn(&pid, argv[0], &fa, NULL, argv, environ) != 0)
+		pid = -1;
+	(void)posix_spawn_file_actions_destroy(&fa);
+	return pid;
 }
 
 /* Drains gamedayd's stderr so it never blocks on a full pipe; echoes it with GD_VERBOSE. */

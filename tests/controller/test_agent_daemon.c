@@ -31,23 +31,7 @@ static int probe_fd = -1;	/* Listens on PROBE_PORT, so "open" means a connection
 static pid_t
 agent_start(const char *url, const char *state)
 {
-	char sdir[128], tfile[128], log[128];
-	char *argv[] = { (char *)h_bin("GD_AGENT_BIN", "gameday-agent"), "--controller",
-	    (char *)url, "--token-file", tfile, "--tags", "role=t", "--state-dir", sdir,
-	    "--lease", "3s", NULL };
-	posix_spawn_file_actions_t fa;
-	pid_t pid = -1;
-
-	(void)snprintf(sdir, sizeof(sdir), "%s/%s", adir, state);
-	(void)snprintf(tfile, sizeof(tfile), "%s/token", adir);
-	(void)snprintf(log, sizeof(log), "%s/agent.log", adir);
-	(void)posix_spawn_file_actions_init(&fa);
-	(void)posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, log,
-	    O_WRONLY | O_CREAT | O_APPEND, 0600);
-	if (posix_spawn(&pid, argv[0], &fa, NULL, argv, environ) != 0)
-		pid = -1;
-	(void)posix_spawn_file_actions_destroy(&fa);
-	return pid;
+	return h_agent_start(url, adir, state, "role=t", "3s");
 }
 
 /* Signals pid and returns its exit status (128 + signal when killed). */

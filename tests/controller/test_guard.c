@@ -1,0 +1,510 @@
+/*
+ * The SLA guard (controller/guard.c) end to end: the real gamedayd, a real agent daemon
+ * whose fault is a real nftables partition in this test's network namespace, probes
+ * against a small service this test serves itself, and a real Prometheus (the Debian
+ * package) scraping it.
+ *
+ *   - preflight fails closed on every kind of bad probe (REL-19: Prometheus down, 500,
+ *     garbage, NaN, empty, several samples; an http probe that fails, hangs, redirects to
+ *     file:// or sends 50 MB): the run ends failed with the reason, nothing injected;
+ *   - an SLA that never breaches: preflight holds for its window, the run completes at its
+ *     duration and every fault is reverted;
+ *   - REL-07: probe interval 1 s, 3 breaches to abort: the abort comes within 3 s + 1 s of
+ *     the first breach and the revert is verified within 2 s of the abort; the audit says
+ *     sla-guard did it, with the expression and the values.
+ *
+ * Runs in PID and network namespaces of its own (ns.h).
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+
+#include "harness.h"
+#include "ns.h"
+#include "prom.h"
+#include "test.h"
+
+#define TOK		128
+#define FAULT_PORT	7999	/* The port every fault here partitions. */
+
+static struct gd g;
+static char adir[64], op[TOK], et[TOK];
+static int svc_port;
+static atomic_int flip;		/* /flip answers 200 while 0, 500 once 1. */
+
+/* ---- The service under test: one thread per connection, the path says what it does. ---- */
+
+static void
+say(int fd, const char *status, const char *type, const char *body)
+{
+	char head[256];
+	int n = snprintf(head, sizeof(head), "HTTP/1.1 %s\r\nContent-Type: %s\r\n"
+	    "Content-Length: %zu\r\nConnection: close\r\n\r\n", status, type, strlen(body));
+
+	if (write(fd, head, (size_t)n) != n || write(fd, body, strlen(body)) < 0)
+		return;
+}
+
+static void
+prom_reply(int fd, const char *kind)
+{
+	static const struct { const char *kind, *status, *body; } r[] = {
+		{ "ok", "200 OK", "{\"status\":\"success\",\"data\":{\"resultType\":\"scalar\","
+		    "\"result\":[1700000000.1,\"1\"]}}" },
+		{ "nan", "200 OK", "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\","
+		    "\"result\":[{\"metric\":{},\"value\":[1700000000.1,\"NaN\"]}]}}" },
+		{ "empty", "200 OK", "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\","
+		    "\"result\":[]}}" },
+		{ "multi", "200 OK", "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\","
+		    "\"result\":[{\"metric\":{\"a\":\"1\"},\"value\":[1,\"1\"]},{\"metric\":{\"a\":"
+		    "\"2\"},\"value\":[1,\"2\"]},{\"metric\":{\"a\":\"3\"},\"value\":[1,\"3\"]}]}}" },
+		{ "garbage", "200 OK", "<html>this is not Prometheus</html>" },
+		{ "500", "500 Internal Server Error", "{\"status\":\"error\",\"errorType\":"
+		    "\"internal\",\"error\":\"boom\"}" },
+	};
+
+	for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++)
+		if (strncmp(kind, r[i].kind, strlen(r[i].kind)) == 0 &&
+		    kind[strlen(r[i].kind)] == '/') {
+			say(fd, r[i].status, "application/json", r[i].body);
+			return;
+		}
+	say(fd, "404 Not Found", "text/plain", "no such reply");
+}
+
+static void *
+serve_one(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	char req[4096], path[2048] = "";
+	ssize_t n = read(fd, req, sizeof(req) - 1);
+
+	if (n > 0) {
+		req[n] = '\0';
+		(void)sscanf(req, "GET %2047s", path);
+	}
+	if (strcmp(path, "/ok") == 0) {
+		say(fd, "200 OK", "text/plain", "ok");
+	} else if (strcmp(path, "/fail") == 0) {
+		say(fd, "500 Internal Server Error", "text/plain", "down");
+	} else if (strcmp(path, "/flip") == 0) {
+		if (atomic_load(&flip) == 0)
+			say(fd, "200 OK", "text/plain", "ok");
+		else
+			say(fd, "500 Internal Server Error", "text/plain", "down");
+	} else if (strcmp(path, "/metrics") == 0) {
+		say(fd, "200 OK", "text/plain; version=0.0.4", "# TYPE gd_test_up gauge\n"
+		    "gd_test_up 1\n");
+	} else if (strcmp(path, "/hang") == 0) {
+		char c;
+
+		(void)read(fd, &c, 1);	/* Until the probe gives up and closes. */
+	} else if (strcmp(path, "/tofile") == 0) {
+		const char *h = "HTTP/1.1 302 Found\r\nLocation: file:///etc/passwd\r\n"
+		    "Content-Length: 0\r\nConnection: close\r\n\r\n";
+
+		(void)write(fd, h, strlen(h));
+	} else if (strcmp(path, "/big") == 0) {
+		static char chunk[65536];
+		const char *h = "HTTP/1.1 200 OK\r\nContent-Length: 52428800\r\n"
+		    "Connection: close\r\n\r\n";
+
+		memset(chunk, 'x', sizeof(chunk));
+		if (write(fd, h, strlen(h)) > 0)
+			for (int i = 0; i < 800 && write(fd, chunk, sizeof(chunk)) > 0; i++)
+				;
+	} else if (strncmp(path, "/p-", 3) == 0) {
+		prom_reply(fd, path + 3);
+	} else {
+		say(fd, "404 Not Found", "text/plain", "no");
+	}
+	(void)close(fd);
+	return NULL;
+}
+
+static void *
+serve(void *arg)
+{
+	int lfd = (int)(intptr_t)arg;
+
+	for (;;) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		pthread_t t;
+
+		if (fd < 0)
+			continue;
+		if (pthread_create(&t, NULL, serve_one, (void *)(intptr_t)fd) != 0)
+			(void)close(fd);
+		else
+			(void)pthread_detach(t);
+	}
+	return NULL;
+}
+
+static int
+svc_start(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	pthread_t t;
+	int fd;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1 || listen(fd, 128) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) == -1)
+		return -1;
+	svc_port = ntohs(sa.sin_port);
+	return pthread_create(&t, NULL, serve, (void *)(intptr_t)fd) == 0 ? 0 : -1;
+}
+
+/* ---- Runs ---- */
+
+/* Applies playbook name with one partition fault, the given probes and SLAs. */
+static long
+apply(const char *name, const char *probes, const char *slas, const char *duration)
+{
+	char pb[4096];
+
+	(void)snprintf(pb, sizeof(pb), "{\"apiVersion\":\"gameday/v1\",\"name\":\"%s\","
+	    "\"description\":\"d\",\"owner\":\"o\",\"environment\":\"staging\",\"tier\":3,"
+	    "\"targets\":{\"tags\":{\"role\":\"t\"},\"pick\":{\"count\":1}},"
+	    "\"faults\":[{\"type\":\"network.partition\",\"ports\":[%d]}],\"duration\":\"%s\","
+	    "\"steady_state\":{\"probes\":[%s],\"sla\":[%s]},"
+	    "\"guardrails\":{\"breaches_to_abort\":3}}", name, FAULT_PORT, duration, probes, slas);
+	return h_http(&g, "POST", "/v1/playbooks", op, pb, NULL, NULL);
+}
+
+static void
+start_run(const char *playbook, char id[32])
+{
+	char body[256];
+	cJSON *o = NULL;
+
+	(void)snprintf(body, sizeof(body), "{\"playbook\":\"%s\",\"reason\":\"guard test\"}",
+	    playbook);
+	id[0] = '\0';
+	if (h_json(&g, "POST", "/v1/runs", op, body, &o) == 201)
+		(void)snprintf(id, 32, "%s", h_str(o, "id"));
+	cJSON_Delete(o);
+}
+
+/* GET /v1/runs/{id} (caller deletes). */
+static cJSON *
+get_run(const char *id)
+{
+	char path[128];
+	cJSON *o = NULL;
+
+	(void)snprintf(path, sizeof(path), "/v1/runs/%s", id);
+	(void)h_json(&g, "GET", path, op, NULL, &o);
+	return o;
+}
+
+/* Waits for run id to reach one of the states in want ("a|b|c"); its state, or "". */
+static const char *
+wait_state(const char *id, const char *want, long ms, char buf[32])
+{
+	double t0 = h_now_ms();
+
+	buf[0] = '\0';
+	while (h_now_ms() - t0 < ms) {
+		cJSON *o = get_run(id);
+		char pat[40];
+
+		(void)snprintf(buf, 32, "%s", h_str(o, "state"));
+		cJSON_Delete(o);
+		(void)snprintf(pat, sizeof(pat), "|%s|", buf);
+		if (buf[0] != '\0') {
+			char w[128];
+
+			(void)snprintf(w, sizeof(w), "|%s|", want);
+			if (strstr(w, pat) != NULL)
+				return buf;
+		}
+		h_sleep_ms(20);
+	}
+	return buf;
+}
+
+/* Fault entries in the agent's journal: what is applied on this host now. */
+static int
+journal_count(void)
+{
+	char path[128];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	(void)snprintf(path, sizeof(path), "%s/state/journal", adir);
+	if ((d = opendir(path)) == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	(void)closedir(d);
+	return n;
+}
+
+static bool
+audit_has(const char *action, const char *needle)
+{
+	cJSON *o = NULL;
+	const cJSON *row;
+	bool found = false;
+
+	(void)h_json(&g, "GET", "/v1/audit?limit=100000", op, NULL, &o);
+	cJSON_ArrayForEach(row, cJSON_GetObjectItemCaseSensitive(o, "rows"))
+		if (strcmp(h_str(row, "action"), action) == 0 && h_json_has(row, needle))
+			found = true;
+	cJSON_Delete(o);
+	return found;
+}
+
+/* ---- Tests ---- */
+
+static void
+test_preflight_fails_closed(void)
+{
+	char http[512], prom[512], name[64], id[32], st[32];
+	static const struct { const char *path, *type, *why; } bad[] = {
+		{ "/fail", "http", "500" },
+		{ "/hang", "http", "timed out" },
+		{ "/tofile", "http", "file" },
+		{ "/big", "http", "1 MiB" },
+		{ "/p-nan", "prometheus", "NaN" },
+		{ "/p-empty", "prometheus", "no samples" },
+		{ "/p-multi", "prometheus", "3 samples" },
+		{ "/p-garbage", "prometheus", "" },
+		{ "/p-500", "prometheus", "" },
+		{ "down", "prometheus", "" },
+	};
+
+	TEST_START("REL-19: preflight fails closed on every bad probe; nothing is injected");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cJSON *o;
+		char url[128];
+
+		if (strcmp(bad[i].path, "down") == 0)
+			(void)snprintf(url, sizeof(url), "http://127.0.0.1:9");	/* Nobody. */
+		else
+			(void)snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", svc_port,
+			    bad[i].path);
+		(void)snprintf(name, sizeof(name), "bad-%zu", i);
+		if (strcmp(bad[i].type, "http") == 0) {
+			(void)snprintf(http, sizeof(http), "{\"name\":\"svc\",\"type\":\"http\","
+			    "\"url\":\"%s\",\"interval\":\"200ms\",\"timeout\":\"500ms\"}", url);
+			ASSERT_INT_EQ(apply(name, http, "\"svc.error_rate < 1% over 2s\"", "1m"), 201);
+		} else {
+			(void)snprintf(prom, sizeof(prom), "{\"name\":\"q\",\"type\":\"prometheus\","
+			    "\"url\":\"%s\",\"query\":\"sum(up)\",\"interval\":\"200ms\","
+			    "\"timeout\":\"500ms\"}", url);
+			ASSERT_INT_EQ(apply(name, prom, "\"q.value >= 1 over 2s\"", "1m"), 201);
+		}
+		start_run(name, id);
+		ASSERT_TRUE(id[0] != '\0');
+		ASSERT_STR_EQ(wait_state(id, "failed|completed|aborted|running", 15000, st),
+		    "failed");
+		o = get_run(id);
+		if (!h_json_has(o, "steady state does not hold") || !h_json_has(o, bad[i].why))
+			TEST_FAIL("%s: outcome '%s' does not say why (want '%s')", bad[i].path,
+			    h_str(o, "outcome"), bad[i].why);
+		/* No target was chosen, no order made. */
+		ASSERT_INT_EQ(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(o, "targets")),
+		    0);
+		cJSON_Delete(o);
+		ASSERT_INT_EQ(journal_count(), 0);
+		ASSERT_TRUE(audit_has("run.preflight_failed", id));
+	}
+}
+
+static void
+test_never_breaches(void)
+{
+	char probes[512], id[32], st[32], path[128];
+	struct prom p = { 0 };
+	char pdir[128], target[64];
+	const char *targets[] = { target };
+	double v = 0;
+	cJSON *o;
+
+	TEST_START("a real Prometheus: an SLA that never breaches; the run completes, reverted");
+	(void)snprintf(pdir, sizeof(pdir), "%s/prom", adir);
+	(void)mkdir(pdir, 0700);
+	(void)snprintf(target, sizeof(target), "127.0.0.1:%d", svc_port);
+	if (prom_start(pdir, targets, 1, 500, &p) < 0) {
+		TEST_FAIL("Prometheus did not start");
+		return;
+	}
+	for (int i = 0; i < 100 && (prom_value(&p, "sum(gd_test_up)", &v) < 0 || v < 1); i++)
+		h_sleep_ms(100);
+	ASSERT_DBL_NEAR(v, 1.0, 1e-9);
+	(void)snprintf(probes, sizeof(probes), "{\"name\":\"svc\",\"type\":\"http\",\"url\":"
+	    "\"http://127.0.0.1:%d/ok\",\"interval\":\"200ms\",\"timeout\":\"1s\"},"
+	    "{\"name\":\"q\",\"type\":\"prometheus\",\"url\":\"http://127.0.0.1:%u\","
+	    "\"query\":\"sum(gd_test_up)\",\"interval\":\"500ms\",\"timeout\":\"2s\"}",
+	    svc_port, p.port);
+	ASSERT_INT_EQ(apply("calm", probes, "\"svc.tp99 < 1000ms over 2s\", "
+	    "\"svc.availability >= 99% over 2s\", \"q.value >= 1 over 2s\"", "3s"), 201);
+	start_run("calm", id);
+	ASSERT_STR_EQ(wait_state(id, "running|failed|aborted", 15000, st), "running");
+	ASSERT_INT_EQ(journal_count(), 1);
+	ASSERT_STR_EQ(wait_state(id, "completed|failed|aborted", 20000, st), "completed");
+	ASSERT_INT_EQ(journal_count(), 0);
+	o = get_run(id);
+	ASSERT_TRUE(h_json_has(o, "\"state\":\"reverted\""));
+	ASSERT_TRUE(h_json_has(o, "\"probe\":\"q\""));
+	ASSERT_TRUE(h_json_has(o, "\"availability_percent\":100"));
+	cJSON_Delete(o);
+	/* The timeline holds Prometheus' value, evaluated at every sample. */
+	(void)snprintf(path, sizeof(path), "/v1/runs/%s/timeline", id);
+	ASSERT_INT_EQ(h_json(&g, "GET", path, op, NULL, &o), 200);
+	ASSERT_TRUE(h_json_has(o, "\"probe\":\"q\",\"time_ms\""));
+	ASSERT_TRUE(h_json_has(o, "\"sla\":\"q.value >= 1 over 2s\""));
+	ASSERT_TRUE(!h_json_has(o, "\"holds\":false"));
+	cJSON_Delete(o);
+	ASSERT_TRUE(audit_has("run.steady_state", id));
+
+	TEST_START("REL-19 with the real Prometheus stopped: preflight fails, nothing injected");
+	prom_stop(&p);
+	start_run("calm", id);
+	ASSERT_STR_EQ(wait_state(id, "failed|running|completed", 15000, st), "failed");
+	o = get_run(id);
+	ASSERT_TRUE(h_json_has(o, "q.value >= 1 over 2s"));
+	cJSON_Delete(o);
+	ASSERT_INT_EQ(journal_count(), 0);
+	(void)prom_rmtree(pdir);
+}
+
+static void
+test_rel07(void)
+{
+	char probes[512], id[32], st[32], out[8192];
+	double t_flip, t_abort = 0, t_end;
+	const cJSON *f;
+	cJSON *o;
+
+	TEST_START("REL-07: 3 breaches at 1 s: abort within 3 s + 1 s, revert within 2 s");
+	atomic_store(&flip, 0);
+	(void)snprintf(probes, sizeof(probes), "{\"name\":\"svc\",\"type\":\"http\",\"url\":"
+	    "\"http://127.0.0.1:%d/flip\",\"interval\":\"1s\",\"timeout\":\"500ms\"}", svc_port);
+	ASSERT_INT_EQ(apply("rel07", probes, "\"svc.error_rate < 1% over 2s\"", "2m"), 201);
+	start_run("rel07", id);
+	ASSERT_STR_EQ(wait_state(id, "running|failed|aborted", 15000, st), "running");
+	ASSERT_INT_EQ(journal_count(), 1);
+	h_sleep_ms(1500);
+	atomic_store(&flip, 1);
+	t_flip = h_now_ms();
+	ASSERT_STR_EQ(wait_state(id, "rolling_back|aborted|failed", 10000, st), st);
+	t_abort = h_now_ms();
+	ASSERT_TRUE(strcmp(st, "rolling_back") == 0 || strcmp(st, "aborted") == 0);
+	ASSERT_STR_EQ(wait_state(id, "aborted|failed|completed", 10000, st), "aborted");
+	t_end = h_now_ms();
+	ASSERT_INT_EQ(journal_count(), 0);
+	(void)printf("  flip to abort seen %.0f ms, to aborted %.0f ms\n", t_abort - t_flip,
+	    t_end - t_flip);
+	/* The first breaching sample is at most one interval after the flip. */
+	ASSERT_TRUE(t_abort - t_flip <= 1000 + 3000 + 1000);
+	o = get_run(id);
+	f = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o,
+	    "steady_state"), "figures");
+	{
+		const cJSON *a = cJSON_GetObjectItemCaseSensitive(f, "breach_to_abort_ms");
+		const cJSON *r = cJSON_GetObjectItemCaseSensitive(f, "abort_to_reverted_ms");
+
+		ASSERT_TRUE(cJSON_IsNumber(a) && cJSON_IsNumber(r));
+		(void)printf("  first breach to abort %.0f ms, abort to verified revert %.0f ms\n",
+		    a->valuedouble, r->valuedouble);
+		ASSERT_TRUE(a->valuedouble <= 3000 + 1000);
+		ASSERT_TRUE(r->valuedouble <= 2000);
+	}
+	cJSON_Delete(o);
+	{
+		char path[128];
+
+		(void)snprintf(path, sizeof(path), "/v1/runs/%s/events", id);
+		ASSERT_INT_EQ(h_json(&g, "GET", path, op, NULL, &o), 200);
+		ASSERT_TRUE(h_json_has(o, "\"actor\":\"sla-guard\",\"kind\":\"state\","
+		    "\"state\":\"rolling_back\""));
+		ASSERT_TRUE(h_json_has(o, "SLA breached 3 times in a row: svc.error_rate < 1% "
+		    "over 2s (last values: "));
+		cJSON_Delete(o);
+	}
+	ASSERT_TRUE(audit_has("run.abort", "svc.error_rate < 1% over 2s"));
+	{
+		/* `gameday run show` says it too. */
+		char *argv[] = { (char *)h_bin("GD_CLI_BIN", "gameday"), "--url", g.url, "--token",
+		    op, "run", "show", id, NULL };
+
+		ASSERT_INT_EQ(h_run(argv, out, sizeof(out)), 0);
+		ASSERT_TRUE(strstr(out, "sla svc.error_rate < 1% over 2s: BREACHED") != NULL);
+		ASSERT_TRUE(strstr(out, "first breach to abort:") != NULL);
+	}
+	atomic_store(&flip, 0);
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path) == -1 ? -1 : 0;
+}
+
+int
+main(void)
+{
+	pid_t agent;
+	char path[128];
+	int fd;
+
+	ns_enter_pid();
+	ns_enter_net();
+	(void)signal(SIGPIPE, SIG_IGN);	/* The probes hang up on /big and /hang. */
+	if (access(h_bin("GD_CTL_BIN", ""), X_OK) != 0 ||
+	    access(h_bin("GD_AGENT_BIN", ""), X_OK) != 0)
+		ns_skip("needs GD_CTL_BIN (gamedayd) and GD_AGENT_BIN (gameday-agent)");
+	if (access(prom_bin(), X_OK) != 0)
+		ns_skip("needs Prometheus (the Debian package prometheus)");
+	(void)curl_global_init(CURL_GLOBAL_DEFAULT);
+	(void)snprintf(adir, sizeof(adir), "/tmp/gd-test-guard-XXXXXX");
+	if (mkdtemp(adir) == NULL || svc_start() < 0)
+		return 1;
+	TEST_START("setup: gamedayd, an agent daemon, tokens");
+	ASSERT_INT_EQ(gd_start(&g, 0), 0);
+	ASSERT_INT_EQ(h_token(&g, "olga", "operator", op, TOK), 0);
+	ASSERT_INT_EQ(h_token(&g, NULL, NULL, et, TOK), 0);
+	(void)snprintf(path, sizeof(path), "%s/token", adir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ASSERT_TRUE(fd >= 0 && write(fd, et, strlen(et)) == (ssize_t)strlen(et));
+	(void)close(fd);
+	ASSERT_TRUE((agent = h_agent_start(g.url, adir, "state", "role=t", "3s")) > 0);
+	for (int i = 0; i < 100; i++) {
+		cJSON *o = NULL;
+		bool up;
+
+		(void)h_json(&g, "GET", "/v1/agents", op, NULL, &o);
+		up = h_json_has(o, "\"state\":\"ok\"");
+		cJSON_Delete(o);
+		if (up)
+			break;
+		h_sleep_ms(50);
+	}
+	test_preflight_fails_closed();
+	test_never_breaches();
+	test_rel07();
+	(void)kill(agent, SIGTERM);
+	(void)waitpid(agent, NULL, 0);
+	gd_drain(&g);
+	gd_stop(&g);
+	gd_cleanup(&g);
+	if (test_failed_count == 0 && !test_cur_failed)
+		(void)nftw(adir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	else
+		(void)fprintf(stderr, "kept %s (agent.log)\n", adir);
+	return test_done();
+}
