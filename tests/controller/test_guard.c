@@ -102,12 +102,14 @@ serve_one(void *arg)
 	} else if (strcmp(path, "/hang") == 0) {
 		char c;
 
-		(void)read(fd, &c, 1);	/* Until the probe gives up and closes. */
+		if (read(fd, &c, 1) < 0)	/* Until the probe gives up and closes. */
+			c = 0;
 	} else if (strcmp(path, "/tofile") == 0) {
 		const char *h = "HTTP/1.1 302 Found\r\nLocation: file:///etc/passwd\r\n"
 		    "Content-Length: 0\r\nConnection: close\r\n\r\n";
 
-		(void)write(fd, h, strlen(h));
+		if (write(fd, h, strlen(h)) < 0)
+			path[0] = '\0';
 	} else if (strcmp(path, "/big") == 0) {
 		static char chunk[65536];
 		const char *h = "HTTP/1.1 200 OK\r\nContent-Length: 52428800\r\n"
