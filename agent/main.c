@@ -4,7 +4,7 @@
  * no command, --controller runs the daemon (daemon.c).
  *
  *   gameday-agent --controller URL [--token-file F] [--tags k=v,...] [--lease DUR] [options]
- *   gameday-agent [options] inject --fault JSON --ttl DUR [--dry-run]
+ *   gameday-agent [options] inject --fault JSON|- --ttl DUR [--dry-run]
  *   gameday-agent [options] revert ID|--all
  *   gameday-agent [options] list [--json]
  *   gameday-agent [options] capabilities [--json]
@@ -45,7 +45,7 @@ usage(const char *msg)
 	    "                     [--deny-type TYPE]... COMMAND\n"
 	    "daemon:   gameday-agent --controller URL --token-file F --tags k=v,... [--lease DUR]\n"
 	    "                        [--state-dir DIR] [--allow-path DIR]...\n"
-	    "commands: inject --fault JSON --ttl DUR [--dry-run]\n"
+	    "commands: inject --fault JSON|- --ttl DUR [--dry-run]   (-: the JSON on stdin)\n"
 	    "          revert ID|--all\n"
 	    "          list [--json]\n"
 	    "          capabilities [--json]\n", stderr);
@@ -212,6 +212,51 @@ run_daemon(struct policy *pol)
 	return daemon_main(&cfg, pol);
 }
 
+/*
+ * --fault -: the fault's JSON on standard input, so that the controller's SSH dispatch
+ * runs a fixed command line and no fault parameter is ever part of it (DESIGN §7.6).
+ * Returns a NUL-terminated copy (gd_free()), or NULL with the reason printed.
+ */
+static char *
+read_fault_stdin(size_t *ret_len)
+{
+	size_t cap = 4096, len = 0;
+	char *buf = gd_malloc(cap), *p;
+	ssize_t n;
+
+	while (buf != NULL) {
+		if (len + 1 == cap) {
+			if (cap > GD_MAX_PLAYBOOK_BYTES) {
+				(void)fprintf(stderr, "gameday-agent: --fault -: more than %d bytes "
+				    "on standard input\n", GD_MAX_PLAYBOOK_BYTES);
+				gd_free(buf);
+				return NULL;
+			}
+			if ((p = gd_realloc(buf, cap * 2)) == NULL)
+				break;
+			buf = p;
+			cap *= 2;
+		}
+		n = read(STDIN_FILENO, buf + len, cap - 1 - len);
+		if (n == 0) {
+			buf[len] = '\0';
+			*ret_len = len;
+			return buf;
+		}
+		if (n < 0 && errno != EINTR) {
+			(void)fprintf(stderr, "gameday-agent: --fault -: reading standard input: "
+			    "%s\n", strerror(errno));
+			gd_free(buf);
+			return NULL;
+		}
+		if (n > 0)
+			len += (size_t)n;
+	}
+	gd_free(buf);
+	(void)fputs("gameday-agent: out of memory\n", stderr);
+	return NULL;
+}
+
 static int
 cmd_inject(struct agent *a)
 {
@@ -220,14 +265,26 @@ cmd_inject(struct agent *a)
 	char id[GD_FAULT_ID_LEN + 1], why[512] = "", *text = NULL;
 	struct fault f;
 	bool dup = false;
+	char *in = NULL;
+	const char *json = arg_fault;
+	size_t len;
 	int r;
 
 	if (arg_fault == NULL)
-		usage("inject needs --fault JSON");
+		usage("inject needs --fault JSON (or --fault - to read it from standard input)");
 	if (arg_ttl_ms == 0 && !arg_dry_run)
 		usage("inject needs --ttl DUR: every fault has a TTL");
+	if (strcmp(arg_fault, "-") == 0) {
+		if ((in = read_fault_stdin(&len)) == NULL)
+			return EXIT_FAILED;
+		json = in;
+	} else {
+		len = strlen(arg_fault);
+	}
 	gd_err_init(&err);
-	if ((r = agent_order_parse(arg_fault, strlen(arg_fault), &ar, &f, &err)) < 0) {
+	r = agent_order_parse(json, len, &ar, &f, &err);
+	if (r < 0) {
+		gd_free(in);
 		for (size_t i = 0; i < err.n; i++)
 			(void)fprintf(stderr, "gameday-agent: --fault %s: %s\n",
 			    err.items[i].path, err.items[i].msg);
@@ -235,6 +292,7 @@ cmd_inject(struct agent *a)
 			(void)fputs("gameday-agent: out of memory\n", stderr);
 		return EXIT_FAILED;
 	}
+	/* The order's strings live in the arena; json is not needed past here either way. */
 	if (arg_dry_run) {
 		r = agent_dry_run(a, &f, arg_ttl_ms > 0 ? arg_ttl_ms : 60000, &text, why,
 		    sizeof(why));
@@ -250,6 +308,7 @@ cmd_inject(struct agent *a)
 		}
 	}
 	arena_free(ar);
+	gd_free(in);
 	if (r < 0) {
 		(void)fprintf(stderr, "gameday-agent: inject refused: %s\n",
 		    why[0] != '\0' ? why : strerror(-r));

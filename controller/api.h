@@ -32,6 +32,8 @@ int api_halt_get(struct req *q, struct reply *r);
 /* timeline.c: */
 int api_run_timeline(struct req *q, struct reply *r);
 /* fleet.c: */
+struct agent_report;
+int fleet_record_report(struct ctl *c, const struct agent_report *rep, const char *actor);
 int api_agent_list(struct req *q, struct reply *r);
 int api_agent_enroll(struct req *q, struct reply *r);
 int api_agent_poll(struct req *q, struct reply *r);

@@ -1,12 +1,15 @@
 /* gamedayd's configuration and its start and stop: store, then engine, then HTTP. */
 #include "ctl.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "agentmsg.h"
 #include "alloc.h"
+#include "dispatch.h"
 #include "guard.h"
 #include "http.h"
 #include "json.h"
@@ -66,12 +69,134 @@ config_str(struct jctx *jc, const cJSON *root, const char *key, char *dst, size_
 		(void)snprintf(dst, len, "%s", v);
 }
 
+/* A path for the remote command line: absolute, and only characters ssh_command_line()
+ * takes as a word. */
+static bool
+remote_path_ok(const char *s)
+{
+	if (s[0] != '/')
+		return false;
+	for (; *s != '\0'; s++)
+		if (strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._-", *s)
+		    == NULL)
+			return false;
+	return true;
+}
+
+/* One ssh_hosts[i] entry into h; problems recorded in jc. */
+static void
+config_ssh_entry(struct jctx *jc, const cJSON *e, struct ssh_host *h)
+{
+	static const char *const keys[] = { "host", "address", "port", "user", "key",
+	    "known_hosts", "tags", "agent", "state_dir", "dispatch", NULL };
+	unsigned char addr[16];
+	const char *v;
+	char *tags = NULL;
+	int64_t port = 22;
+
+	memset(h, 0, sizeof(*h));
+	h->dispatch = true;
+	(void)snprintf(h->agent, sizeof(h->agent), "%s", CTL_DEFAULT_AGENT_PATH);
+	(void)snprintf(h->state_dir, sizeof(h->state_dir), "%s", CTL_DEFAULT_AGENT_STATE);
+	(void)snprintf(h->tags, sizeof(h->tags), "{}");
+	if (!j_object(jc, e, keys))
+		return;
+	if (j_string(jc, e, "host", true, sizeof(h->host) - 1, &v) && v != NULL) {
+		if (!proto_valid_host(v))
+			j_error(jc, "host", "%s is not a host name", j_quote(v));
+		(void)snprintf(h->host, sizeof(h->host), "%s", v);
+	}
+	if (j_string(jc, e, "address", true, sizeof(h->t.address) - 1, &v) && v != NULL) {
+		if (inet_pton(AF_INET, v, addr) != 1 && inet_pton(AF_INET6, v, addr) != 1)
+			j_error(jc, "address", "%s is not an IPv4 or IPv6 address", j_quote(v));
+		(void)snprintf(h->t.address, sizeof(h->t.address), "%s", v);
+	}
+	(void)j_int(jc, e, "port", false, 1, 65535, &port);
+	h->t.port = (uint16_t)port;
+	if (j_string(jc, e, "user", true, 32, &v) && v != NULL) {
+		if (v[0] == '\0' || strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789_-") !=
+		    strlen(v) || v[0] == '-')
+			j_error(jc, "user", "%s is not a user name", j_quote(v));
+		(void)snprintf(h->t.user, sizeof(h->t.user), "%s", v);
+	}
+	if (j_string(jc, e, "key", true, sizeof(h->t.key) - 1, &v) && v != NULL) {
+		if (v[0] != '/')
+			j_error(jc, "key", "must be an absolute path");
+		(void)snprintf(h->t.key, sizeof(h->t.key), "%s", v);
+	}
+	if (j_string(jc, e, "known_hosts", true, sizeof(h->t.known_hosts) - 1, &v) &&
+	    v != NULL) {
+		if (v[0] != '/')
+			j_error(jc, "known_hosts", "must be an absolute path: host keys are always "
+			    "verified");
+		(void)snprintf(h->t.known_hosts, sizeof(h->t.known_hosts), "%s", v);
+	}
+	if (j_string(jc, e, "agent", false, sizeof(h->agent) - 1, &v) && v != NULL) {
+		if (!remote_path_ok(v))
+			j_error(jc, "agent", "must be an absolute path of [A-Za-z0-9/._-]");
+		(void)snprintf(h->agent, sizeof(h->agent), "%s", v);
+	}
+	if (j_string(jc, e, "state_dir", false, sizeof(h->state_dir) - 1, &v) && v != NULL) {
+		if (!remote_path_ok(v))
+			j_error(jc, "state_dir", "must be an absolute path of [A-Za-z0-9/._-]");
+		(void)snprintf(h->state_dir, sizeof(h->state_dir), "%s", v);
+	}
+	(void)j_bool(jc, e, "dispatch", &h->dispatch);
+	if (j_get(e, "tags") != NULL && proto_tags(e, "tags", &tags, jc->err) == 0 &&
+	    tags != NULL) {
+		if (strlen(tags) >= sizeof(h->tags))
+			j_error(jc, "tags", "too long");
+		else
+			(void)snprintf(h->tags, sizeof(h->tags), "%s", tags);
+	}
+	gd_free(tags);
+}
+
+/* "ssh_hosts": [...], each host once. */
+static void
+config_ssh_hosts(struct jctx *jc, const cJSON *root, struct config *cfg)
+{
+	const cJSON *arr, *e;
+	size_t n = 0, i = 0;
+
+	arr = j_array(jc, root, "ssh_hosts", false, 0, CTL_MAX_SSH_HOSTS, &n);
+	if (arr == NULL || n == 0)
+		return;
+	if ((cfg->ssh_hosts = gd_calloc(n, sizeof(*cfg->ssh_hosts))) == NULL) {
+		jc->oom = true;
+		return;
+	}
+	cJSON_ArrayForEach(e, arr) {
+		size_t old = jpath_push_key(jc, "ssh_hosts"), o2 = jpath_push_index(jc, i);
+
+		config_ssh_entry(jc, e, &cfg->ssh_hosts[i]);
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(cfg->ssh_hosts[k].host, cfg->ssh_hosts[i].host) == 0)
+				j_error(jc, "host", "%s is listed twice",
+				    j_quote(cfg->ssh_hosts[i].host));
+		jpath_pop(jc, o2);
+		jpath_pop(jc, old);
+		i++;
+	}
+	cfg->nssh_hosts = i;
+}
+
+const struct ssh_host *
+config_ssh_host(const struct config *cfg, const char *host)
+{
+	for (size_t i = 0; i < cfg->nssh_hosts; i++)
+		if (strcmp(cfg->ssh_hosts[i].host, host) == 0)
+			return &cfg->ssh_hosts[i];
+	return NULL;
+}
+
 int
 config_load(struct config *cfg, const char *path, char *why, size_t whylen)
 {
 	static const char *const keys[] = { "state_dir", "listen", "tls_cert", "tls_key",
-	    "poll_wait", NULL };
-	char buf[65536], listen[128] = "";
+	    "poll_wait", "ssh_hosts", NULL };
+	static char buf[1024 * 1024];	/* Called once, at start. */
+	char listen[128] = "";
 	struct gd_err err;
 	struct jctx jc;
 	cJSON *root = NULL;
@@ -97,6 +222,7 @@ config_load(struct config *cfg, const char *path, char *why, size_t whylen)
 		if (j_duration(&jc, root, "poll_wait", false, 1000, CTL_POLL_MAX_MS, &wait) &&
 		    wait > 0)
 			cfg->poll_max_ms = wait;
+		config_ssh_hosts(&jc, root, cfg);
 	}
 	cJSON_Delete(root);
 	if (err.n > 0)
@@ -135,6 +261,10 @@ ctl_start(struct ctl *c, const struct config *cfg, char *why, size_t whylen)
 		(void)snprintf(why, whylen, "cannot start the SLA guard: %s", strerror(-r));
 		goto fail;
 	}
+	if ((r = dispatch_start(c)) < 0) {
+		(void)snprintf(why, whylen, "cannot start SSH dispatch: %s", strerror(-r));
+		goto fail;
+	}
 	if ((r = http_start(c, why, whylen)) < 0)
 		goto fail;
 	return 0;
@@ -147,6 +277,7 @@ void
 ctl_stop(struct ctl *c)
 {
 	http_stop(c);
+	dispatch_stop(c);
 	guard_stop(c);
 	engine_stop(c);
 	store_close(c->store);

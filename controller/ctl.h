@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "limits.h"
+#include "ssh.h"
 #include "store.h"
 
 #define CTL_DEFAULT_LISTEN	"127.0.0.1:7070"
@@ -26,6 +27,24 @@
 #define CTL_ORDER_GRACE_MS	30000		/* Agent TTL = run's remaining time + this. */
 #define CTL_ENROLL_TTL_MS	(24LL * 3600 * 1000)	/* Enrolment tokens expire. */
 
+#define CTL_MAX_SSH_HOSTS	1024
+#define CTL_DEFAULT_AGENT_PATH	"/usr/bin/gameday-agent"
+#define CTL_DEFAULT_AGENT_STATE	"/var/lib/gameday-agent"
+
+/*
+ * A host the controller reaches over SSH (config "ssh_hosts"): to dispatch faults to it by
+ * running the one-shot agent (dispatch), or only to rescue its agent daemon when it stops
+ * answering during a rollback.  Host keys are always verified against known_hosts.
+ */
+struct ssh_host {
+	char host[256];			/* The agent name it stands for. */
+	struct ssh_target t;
+	char tags[2048];		/* Compact JSON object. */
+	char agent[GD_MAX_PATH_BYTES];	/* The gameday-agent binary on the host. */
+	char state_dir[GD_MAX_PATH_BYTES];	/* Its state dir (the daemon's, for a rescue). */
+	bool dispatch;			/* A target reached over SSH (default); else rescue only. */
+};
+
 struct config {
 	char state_dir[GD_MAX_PATH_BYTES];
 	char listen_addr[64];
@@ -34,10 +53,13 @@ struct config {
 	uint64_t poll_max_ms;		/* CTL_POLL_MAX_MS; tests shorten it. */
 	uint64_t tick_ms;		/* The engine's period; 100 ms. */
 	unsigned max_connections;	/* Open connections, long-polls included. */
+	struct ssh_host *ssh_hosts;	/* config_load() allocates; lives as long as the process. */
+	size_t nssh_hosts;
 };
 
 struct waiter;
 struct guard;
+struct dispatch;
 
 struct ctl {
 	struct config cfg;
@@ -48,6 +70,7 @@ struct ctl {
 	pthread_t engine;
 	bool engine_started;
 	struct guard *guard;		/* The SLA guard's thread (guard.h). */
+	struct dispatch *dispatch;	/* SSH dispatch and rescue (dispatch.h). */
 	int64_t lost_checked;		/* Engine only: when silent agents were last looked for. */
 	pthread_mutex_t wlock;		/* Guards the waiters and the flags below. */
 	pthread_cond_t wake;		/* Signals the engine. */
@@ -60,6 +83,9 @@ struct ctl {
 	/* Counters for /metrics (under wlock). */
 	uint64_t requests, polls_answered, orders_delivered;
 };
+
+/* The ssh_hosts entry of host, or NULL. */
+const struct ssh_host *config_ssh_host(const struct config *cfg, const char *host);
 
 /* Defaults, then the config file (JSON) if any; flags are applied by the caller. */
 void config_defaults(struct config *cfg);

@@ -437,7 +437,7 @@ mark_lost(struct ctl *c)
 
 	if (tx_begin(c, &t) < 0)
 		return;
-	if (prepare(c, "SELECT host FROM agents WHERE state = 'ok' AND last_seen + lease_ms + ? "
+	if (prepare(c, "SELECT host FROM agents WHERE state = 'ok' AND via = 'poll' AND last_seen + lease_ms + ? "
 	    "< ? LIMIT 32", &st) == 0) {
 		(void)sqlite3_bind_int64(st, 1, CTL_LOST_GRACE_MS);
 		(void)sqlite3_bind_int64(st, 2, now);

@@ -73,7 +73,7 @@ api_agent_enroll(struct req *q, struct reply *r)
 	if (store_exec(c->store, "INSERT INTO agents (host, cred_hash, tags, capabilities, "
 	    "enrolled, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (host) DO UPDATE "
 	    "SET cred_hash = ?2, tags = ?3, capabilities = ?4, enrolled = ?5, last_seen = ?5, "
-	    "state = 'ok'", 5, host, hash, tags, capstext, now) < 0) {
+	    "state = 'ok', via = 'poll'", 5, host, hash, tags, capstext, now) < 0) {
 		tx_abort(&t);
 		reply_error(r, 500, "internal", "the store failed");
 		goto out;
@@ -107,7 +107,7 @@ api_agent_list(struct req *q, struct reply *r)
 
 	(void)pthread_mutex_lock(&c->store->lock);
 	if (sqlite3_prepare_v2(c->store->db, "SELECT host, tags, state, last_seen, lease_ms, "
-	    "enrolled, json_array_length(faults) FROM agents ORDER BY host", -1, &st,
+	    "enrolled, json_array_length(faults), via FROM agents ORDER BY host", -1, &st,
 	    NULL) != SQLITE_OK) {
 		(void)store_fail(c->store, "agents");
 		(void)pthread_mutex_unlock(&c->store->lock);
@@ -125,6 +125,7 @@ api_agent_list(struct req *q, struct reply *r)
 		(void)cJSON_AddNumberToObject(a, "lease_ms", (double)sqlite3_column_int64(st, 4));
 		json_add_time_col(a, "enrolled", st, 5);
 		(void)cJSON_AddNumberToObject(a, "faults", (double)sqlite3_column_int64(st, 6));
+		(void)cJSON_AddStringToObject(a, "via", col_text(st, 7));	/* poll or ssh */
 		(void)cJSON_AddItemToArray(arr, a);
 	}
 	sqlite3_finalize(st);
@@ -375,46 +376,27 @@ out:
 	return 0;
 }
 
+/*
+ * Records what host did with one of its orders (a poll agent's report, or the outcome of
+ * an SSH dispatch): the order done, the fault's new state, an event and an audit row by
+ * actor, and, for a fault applied after its run stopped wanting it, a revert queued.
+ * 0 (also for a report already recorded); -ENOENT when host has no such order; -EIO.
+ */
 int
-api_agent_report(struct req *q, struct reply *r)
+fleet_record_report(struct ctl *c, const struct agent_report *rep, const char *actor)
 {
-	struct ctl *c = q->c;
-	struct agent_report rep;
-	struct gd_err err;
-	const char *host, *order, *status, *fault_id, *state, *error, *plan;
+	const char *host = rep->host, *order = rep->order, *status = rep->status;
+	const char *fault_id = rep->fault_id, *state = rep->state, *error = rep->error;
+	const char *plan = rep->plan, *fstate;
 	char run[32] = "", action[16] = "", ostate[16] = "", ohost[300] = "", rstate[32] = "";
-	char actor[300], sidx[16], what[64];
-	const char *fstate;
+	char sidx[16], what[64], key[300];
 	int idx = 0;
 	sqlite3_stmt *st;
 	struct tx t;
-	cJSON *in, *d;
+	cJSON *d;
 
-	if ((in = req_json(q, r, proto_report_keys)) == NULL)
-		return 0;
-	gd_err_init(&err);
-	if (agentmsg_report_parse(in, &rep, &err) < 0) {
-		reply_error(r, 400, "bad_request", "%s: %s", err.n > 0 ? err.items[0].path :
-		    "(root)", err.n > 0 ? err.items[0].msg : "invalid");
-		goto out;
-	}
-	host = rep.host;
-	order = rep.order;
-	status = rep.status;
-	fault_id = rep.fault_id;
-	state = rep.state;
-	error = rep.error;
-	plan = rep.plan;
-	if (strcmp(host, q->who.name) != 0) {
-		reply_error(r, 403, "forbidden", "this credential belongs to agent %s, not %s",
-		    q->who.name, log_esc(host));
-		goto out;
-	}
-	(void)snprintf(actor, sizeof(actor), "agent:%s", host);
-	if (tx_begin(c, &t) < 0) {
-		reply_error(r, 500, "internal", "the store failed");
-		goto out;
-	}
+	if (tx_begin(c, &t) < 0)
+		return -EIO;
 	if (sqlite3_prepare_v2(c->store->db, "SELECT o.run, o.host, o.idx, o.action, o.state, "
 	    "r.state FROM orders o JOIN runs r ON r.id = o.run WHERE o.id = ?", -1, &st,
 	    NULL) == SQLITE_OK) {
@@ -431,15 +413,12 @@ api_agent_report(struct req *q, struct reply *r)
 	}
 	if (run[0] == '\0' || strcmp(ohost, host) != 0) {
 		tx_abort(&t);
-		reply_error(r, 404, "not_found", "no order %s for agent %s", log_esc(order),
-		    log_esc(host));
-		goto out;
+		return -ENOENT;
 	}
 	if (strcmp(ostate, "done") == 0) {
 		/* Reported already (the agent resends until it has our 200). */
 		tx_abort(&t);
-		reply_text(r, 200, "application/json", gd_strdup("{}"));
-		goto out;
+		return 0;
 	}
 	(void)snprintf(sidx, sizeof(sidx), "%d", idx);
 	if (strcmp(action, "dry_run") == 0) {
@@ -477,18 +456,46 @@ api_agent_report(struct req *q, struct reply *r)
 	if (strcmp(fstate, "applied") == 0 && strcmp(rstate, "injecting") != 0 &&
 	    strcmp(rstate, "running") != 0)
 		(void)run_queue_revert(&t, run, host, idx);
-	if (tx_commit(&t) < 0) {
-		reply_error(r, 500, "internal", "the store failed");
+	if (tx_commit(&t) < 0)
+		return -EIO;
+	(void)snprintf(key, sizeof(key), "host:%s", host);
+	ctl_wake(c, key);
+	ctl_kick(c);
+	return 0;
+}
+
+int
+api_agent_report(struct req *q, struct reply *r)
+{
+	struct ctl *c = q->c;
+	struct agent_report rep;
+	struct gd_err err;
+	char actor[300];
+	cJSON *in;
+	int e;
+
+	if ((in = req_json(q, r, proto_report_keys)) == NULL)
+		return 0;
+	gd_err_init(&err);
+	if (agentmsg_report_parse(in, &rep, &err) < 0) {
+		reply_error(r, 400, "bad_request", "%s: %s", err.n > 0 ? err.items[0].path :
+		    "(root)", err.n > 0 ? err.items[0].msg : "invalid");
 		goto out;
 	}
-	{
-		char key[300];
-
-		(void)snprintf(key, sizeof(key), "host:%s", host);
-		ctl_wake(c, key);
+	if (strcmp(rep.host, q->who.name) != 0) {
+		reply_error(r, 403, "forbidden", "this credential belongs to agent %s, not %s",
+		    q->who.name, log_esc(rep.host));
+		goto out;
 	}
-	ctl_kick(c);
-	reply_text(r, 200, "application/json", gd_strdup("{}"));
+	(void)snprintf(actor, sizeof(actor), "agent:%s", rep.host);
+	e = fleet_record_report(c, &rep, actor);
+	if (e == -ENOENT)
+		reply_error(r, 404, "not_found", "no order %s for agent %s", log_esc(rep.order),
+		    log_esc(rep.host));
+	else if (e < 0)
+		reply_error(r, 500, "internal", "the store failed");
+	else
+		reply_text(r, 200, "application/json", gd_strdup("{}"));
 out:
 	cJSON_Delete(in);
 	return 0;

@@ -15,6 +15,7 @@
 
 #include "alloc.h"
 #include "api.h"
+#include "dispatch.h"
 #include "json.h"
 #include "log.h"
 #include "timeutil.h"
@@ -193,6 +194,8 @@ resume_locked(struct ctl *c, struct waiter **pw)
 void
 ctl_wake(struct ctl *c, const char *key)
 {
+	if (strncmp(key, "host:", 5) == 0)
+		dispatch_kick(c);	/* The host may be one reached over SSH. */
 	(void)pthread_mutex_lock(&c->wlock);
 	c->wake_seq++;
 	for (struct waiter **pw = &c->waiters[bucket(key)]; *pw != NULL;)

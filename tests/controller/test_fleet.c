@@ -510,10 +510,12 @@ main(void)
 		if (hosts[i].init > 0)
 			(void)kill(hosts[i].init, SIGKILL);
 	gd_stop(&g);
-	gd_cleanup(&g);
-	if (test_failed_count == 0 && !test_cur_failed)
+	if (test_failed_count == 0 && !test_cur_failed) {
+		gd_cleanup(&g);
 		(void)nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-	else
-		(void)fprintf(stderr, "agents' logs kept in %s\n", dir);
+	} else {
+		(void)fprintf(stderr, "agents' logs kept in %s, gamedayd's state in %s\n", dir,
+		    g.dir);
+	}
 	return test_done();
 }
