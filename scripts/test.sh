@@ -2,7 +2,7 @@
 # The README's test command, and what CI runs (.ci/run calls it).
 #   1. installs the Debian packages the build and tests need (scripts/install-deps.sh);
 #   2. builds with gcc and -Werror, runs every ctest test (unit, playbook, fuzz corpus
-#      replay, integration);
+#      replay, integration), then the README's demo (scripts/demo.sh) on that build;
 #   3. builds with clang under AddressSanitizer + UndefinedBehaviorSanitizer and runs every
 #      test again (the seccomp sandbox is not enforced there: see common/sandbox.h);
 #   4. builds the libFuzzer targets and fuzzes each for GD_FUZZ_SECONDS (default 20);
@@ -54,6 +54,17 @@ cmake --build "$out/gcc" -j"$jobs"
 
 stage "tests: every label"
 run_ctest "$out/gcc" -LE soak
+
+stage "the README's demo (scripts/demo.sh), on this build"
+if GD_DEMO_BUILD="$out/gcc" GD_DEMO_DIR="$out/demo-run" "$src/scripts/demo.sh" \
+	>"$out/demo.log" 2>&1; then
+	sed -n '/== summary/,$p' "$out/demo.log"
+	passed=$((passed + 1))
+else
+	echo "demo: FAILED (the run was not aborted and reverted); its output:"
+	tail -80 "$out/demo.log"
+	failed=$((failed + 1))
+fi
 
 stage "build: clang, AddressSanitizer + UndefinedBehaviorSanitizer"
 CC=clang cmake -S "$src" -B "$out/asan" -DCMAKE_BUILD_TYPE=Debug -DGD_WERROR=ON \
