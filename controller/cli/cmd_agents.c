@@ -37,7 +37,8 @@ cmd_agents(struct cli *cli, int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char *const header[] = { "HOST", "STATE", "LAST-SEEN", "TAGS", "FAULTS" };
+	static const char *const header[] = { "HOST", "STATE", "VIA", "LAST-SEEN", "TAGS",
+	    "FAULTS" };
 	struct table *t = NULL;
 	cJSON *reply = NULL;
 	const cJSON *agent;
@@ -60,7 +61,7 @@ cmd_agents(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	r = CLI_FAILED;
-	if ((t = table_new(5, header)) == NULL)
+	if ((t = table_new(6, header)) == NULL)
 		goto oom;
 	cJSON_ArrayForEach(agent, cli_array(reply, "agents")) {
 		char faults[CLI_NUM_LEN], *tags;
@@ -68,8 +69,8 @@ cmd_agents(struct cli *cli, int argc, char **argv)
 		if ((tags = tags_text(agent)) == NULL)
 			goto oom;
 		table_add(t, (const char *const[]){ cli_str(agent, "host"),
-		    cli_str(agent, "state"), cli_str(agent, "last_seen"), tags,
-		    cli_num(agent, "faults", faults) });
+		    cli_str(agent, "state"), cli_str(agent, "via"), cli_str(agent, "last_seen"),
+		    tags, cli_num(agent, "faults", faults) });
 		gd_free(tags);
 	}
 	r = table_print(t, stdout);

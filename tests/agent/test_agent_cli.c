@@ -44,6 +44,7 @@ extern char **environ;
 
 static const char *agent_bin;
 static const char *crash_at;	/* GD_CRASHPOINT for the next agent() call, or NULL. */
+static const char *stdin_file;	/* Standard input of agent() calls, or NULL (inherited). */
 static char out[65536], err[65536];
 
 static void
@@ -96,6 +97,8 @@ agent(const char *const *args)
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, po[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
+	if (stdin_file != NULL)
+		posix_spawn_file_actions_addopen(&fa, 0, stdin_file, O_RDONLY, 0);
 	char cp[80], *envp[] = { cp, NULL };
 
 	(void)snprintf(cp, sizeof(cp), "GD_CRASHPOINT=%s", crash_at != NULL ? crash_at : "");
@@ -786,6 +789,32 @@ test_network(void)
 	ASSERT_TRUE(!echo_reachable());
 	ASSERT_INT_EQ(AGENT("revert", id), 0);
 	ASSERT_TRUE(echo_reachable());
+
+	TEST_START("--fault - reads the fault from standard input (SSH dispatch), and only that");
+	{
+		static const char path[] = "/tmp/gd-test-fault-stdin.json";
+		FILE *f = fopen(path, "we");
+
+		ASSERT_TRUE(f != NULL && fputs(fault, f) >= 0 && fclose(f) == 0);
+		stdin_file = path;
+		ASSERT_INT_EQ(AGENT("inject", "--fault", "-", "--ttl", "1m"), 0);
+		ASSERT_TRUE(is_id_line(out));
+		memcpy(id, out, 16);
+		id[16] = '\0';
+		ASSERT_TRUE(!echo_reachable());
+		ASSERT_INT_EQ(AGENT("revert", id), 0);
+		ASSERT_TRUE(echo_reachable());
+		/* Empty input, and more than a playbook may hold: refused, nothing applied. */
+		stdin_file = "/dev/null";
+		ASSERT_INT_EQ(AGENT("inject", "--fault", "-", "--ttl", "1m"), 1);
+		ASSERT_TRUE(strstr(err, "--fault") != NULL);
+		stdin_file = "/dev/zero";
+		ASSERT_INT_EQ(AGENT("inject", "--fault", "-", "--ttl", "1m"), 1);
+		ASSERT_TRUE(strstr(err, "more than") != NULL);
+		stdin_file = NULL;
+		ASSERT_TRUE(echo_reachable());
+		(void)unlink(path);
+	}
 
 	TEST_START("no agent process left: the kernel lifts a partition at its TTL (REL-03)");
 	ASSERT_INT_EQ(AGENT("inject", "--fault", fault, "--ttl", "2s"), 0);

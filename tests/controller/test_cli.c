@@ -560,10 +560,10 @@ test_runs(void)
 	ASSERT_MATCH(out, "^db1 +0 +cpu\\.burn +revert_failed +.* device or resource busy$");
 	atomic_store(&agent.fail_revert, false);
 
-	TEST_START("agents: host, state, last seen, tags, faults");
+	TEST_START("agents: host, state, via, last seen, tags, faults");
 	ASSERT_CLI(viewer, 0, "agents");
-	ASSERT_MATCH(out, "^HOST +STATE +LAST-SEEN +TAGS +FAULTS\ndb1 +ok +[0-9T:.Z-]+ +role=db +"
-	    "[0-9]+\n$");
+	ASSERT_MATCH(out, "^HOST +STATE +VIA +LAST-SEEN +TAGS +FAULTS\ndb1 +ok +poll +"
+	    "[0-9T:.Z-]+ +role=db +[0-9]+\n$");
 	ASSERT_CLI(viewer, 0, "agents", "--json");
 	o = cJSON_Parse(out);
 	ASSERT_STR_EQ(h_str(cJSON_GetArrayItem(cJSON_GetObjectItem(o, "agents"), 0), "host"),
