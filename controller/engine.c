@@ -21,6 +21,7 @@
 
 #define ROLLBACK_TIMEOUT_MS	(120 * 1000)	/* Unconfirmed reverts after this: failed. */
 #define ENGINE_MIN_GAP_MS	25		/* Between two ticks, however often kicked. */
+#define PREFLIGHT_GRACE_MS	60000		/* Steady state unconfirmed past its window. */
 #define ACTOR			"scheduler"
 
 struct run_row {
@@ -210,10 +211,25 @@ preflight(struct ctl *c, const struct run_row *run)
 		    "cannot be read");
 		goto done;
 	}
-	/* The SLA guard (guard.h) says when the steady state has held for a whole window. */
+	/*
+	 * The SLA guard (guard.h) says when the steady state has held for a whole window.  No
+	 * verdict long after that (the guard cannot run, or the store failed it): fail closed.
+	 */
 	if (pb->nslas > 0 && !run->dry_run && !run->steady) {
-		tx_abort(&t);
-		goto out;
+		uint64_t window = 0;
+
+		for (size_t i = 0; i < pb->nslas; i++)
+			if (pb->slas[i].expr.window_ms > window)
+				window = pb->slas[i].expr.window_ms;
+		if (t0 - run->changed <= (int64_t)(window + PREFLIGHT_GRACE_MS)) {
+			tx_abort(&t);
+			goto out;
+		}
+		(void)snprintf(why, sizeof(why), "the SLA guard did not confirm the steady state "
+		    "within %llu ms of preflight (its window and %d s); nothing was injected",
+		    (unsigned long long)(window + PREFLIGHT_GRACE_MS), PREFLIGHT_GRACE_MS / 1000);
+		(void)run_transition(&t, run->id, "failed", ACTOR, why);
+		goto done;
 	}
 	if (matching_hosts(c, pb, run->id, &f) < 0) {
 		tx_abort(&t);

@@ -20,7 +20,7 @@
 #include "timeutil.h"
 
 #define GUARD_KEEP_VALUES	8	/* Breaching values quoted in an abort's reason. */
-#define GUARD_MAX_ROWS		4096	/* Timeline rows buffered between two flushes. */
+#define GUARD_MAX_ROWS		1024	/* Timeline rows buffered between two flushes. */
 
 enum decision { DECIDE_NONE, DECIDE_STEADY, DECIDE_PREFLIGHT_FAIL, DECIDE_ABORT };
 
@@ -434,12 +434,22 @@ start_due(struct guard *g)
 			if (p->inflight)
 				continue;
 			if (p->due <= now) {
-				if (prober_start(g->pr, &w->pb->probes[i], w->gen << 8 | i) < 0) {
-					p->due = now + 100;	/* Out of memory: retry soon. */
-					continue;
-				}
-				p->inflight = true;
+				int r = prober_start(g->pr, &w->pb->probes[i], w->gen << 8 | i);
+
 				p->started = now;
+				if (r == -EINVAL) {
+					/* A probe that cannot run is a failed sample: fail closed. */
+					struct probe_result res = { .ok = false };
+
+					(void)snprintf(res.error, sizeof(res.error), "the probe "
+					    "cannot run (its URL or query is refused)");
+					p->inflight = true;
+					on_result(w->gen << 8 | i, &res, g);
+				} else if (r < 0) {
+					p->due = now + 100;	/* Out of memory: retry soon. */
+				} else {
+					p->inflight = true;
+				}
 				continue;
 			}
 			if (p->due - now < next)
