@@ -227,8 +227,8 @@ read_fault_stdin(size_t *ret_len)
 	while (buf != NULL) {
 		if (len + 1 == cap) {
 			if (cap > GD_MAX_PLAYBOOK_BYTES) {
-				(void)fprintf(stderr, "gameday-agent: --fault -: more than %d bytes "
-				    "on standard input\n", GD_MAX_PLAYBOOK_BYTES);
+				(void)fprintf(stderr, "gameday-agent: --fault -: more than %d "
+				    "bytes on standard input\n", GD_MAX_PLAYBOOK_BYTES);
 				gd_free(buf);
 				return NULL;
 			}

@@ -151,6 +151,24 @@ col_text(sqlite3_stmt *st, int i)
 }
 
 void
+json_add_text_col(cJSON *obj, const char *key, sqlite3_stmt *st, int i)
+{
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		(void)cJSON_AddNullToObject(obj, key);
+	else
+		(void)cJSON_AddStringToObject(obj, key, col_text(st, i));
+}
+
+void
+json_add_num_col(cJSON *obj, const char *key, sqlite3_stmt *st, int i)
+{
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		(void)cJSON_AddNullToObject(obj, key);
+	else
+		(void)cJSON_AddNumberToObject(obj, key, sqlite3_column_double(st, i));
+}
+
+void
 json_add_time_col(cJSON *obj, const char *key, sqlite3_stmt *st, int i)
 {
 	char buf[GD_TIME_MS_LEN];

@@ -51,6 +51,9 @@ const char *api_actor(const struct req *q, char *buf, size_t len);
 
 /* A string column of the current row ("" for NULL). */
 const char *col_text(sqlite3_stmt *st, int i);
+/* Adds a text or number column to obj, or null when the column is NULL. */
+void json_add_text_col(cJSON *obj, const char *key, sqlite3_stmt *st, int i);
+void json_add_num_col(cJSON *obj, const char *key, sqlite3_stmt *st, int i);
 /* Adds a time (Unix ms, or NULL when the column is NULL) to obj as RFC 3339. */
 void json_add_time_col(cJSON *obj, const char *key, sqlite3_stmt *st, int i);
 

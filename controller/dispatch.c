@@ -467,14 +467,14 @@ register_hosts(struct ctl *c)
 		}
 		if (!sh->dispatch || strcmp(via, "poll") == 0) {
 			if (sh->dispatch)
-				log_warnx("ssh_hosts: %s has an enrolled agent: its SSH entry serves "
-				    "rescues only", sh->host);
+				log_warnx("ssh_hosts: %s has an enrolled agent: its SSH entry "
+				    "serves rescues only", sh->host);
 			continue;
 		}
-		if (store_exec(c->store, "INSERT INTO agents (host, cred_hash, tags, capabilities, "
-		    "enrolled, last_seen, lease_ms, via) VALUES (?1, 'ssh:' || ?1, ?2, '{}', ?3, ?3, "
-		    "0, 'ssh') ON CONFLICT (host) DO UPDATE SET tags = ?2, last_seen = ?3, state = "
-		    "'ok'", 3, sh->host, sh->tags, now) < 0)
+		if (store_exec(c->store, "INSERT INTO agents (host, cred_hash, tags, "
+		    "capabilities, enrolled, last_seen, lease_ms, via) VALUES (?1, 'ssh:' || ?1, "
+		    "?2, '{}', ?3, ?3, 0, 'ssh') ON CONFLICT (host) DO UPDATE SET tags = ?2, "
+		    "last_seen = ?3, state = 'ok'", 3, sh->host, sh->tags, now) < 0)
 			t.err = -EIO;
 		if (via[0] == '\0') {
 			cJSON *det = cJSON_CreateObject();

@@ -24,19 +24,18 @@
 #define PREFLIGHT_GRACE_MS	60000		/* Steady state unconfirmed past its window. */
 #define ACTOR			"scheduler"
 
+/* Shorthand: the SQL below is long enough. */
+static int
+prepare(struct ctl *c, const char *sql, sqlite3_stmt **st)
+{
+	return store_prepare(c->store, sql, st);
+}
+
 struct run_row {
 	char id[32], state[32], end_state[32], playbook[256], revision[72];
 	bool dry_run, approved, steady;
 	int64_t started, ends, changed;
 };
-
-static int
-prepare(struct ctl *c, const char *sql, sqlite3_stmt **st)
-{
-	if (sqlite3_prepare_v2(c->store->db, sql, -1, st, NULL) != SQLITE_OK)
-		return store_fail(c->store, sql);
-	return 0;
-}
 
 /* Counts run_faults of a run by state: n[0] all, then one count per listed state. */
 static int
@@ -453,8 +452,8 @@ mark_lost(struct ctl *c)
 
 	if (tx_begin(c, &t) < 0)
 		return;
-	if (prepare(c, "SELECT host FROM agents WHERE state = 'ok' AND via = 'poll' AND last_seen + lease_ms + ? "
-	    "< ? LIMIT 32", &st) == 0) {
+	if (prepare(c, "SELECT host FROM agents WHERE state = 'ok' AND via = 'poll' AND "
+	    "last_seen + lease_ms + ? < ? LIMIT 32", &st) == 0) {
 		(void)sqlite3_bind_int64(st, 1, CTL_LOST_GRACE_MS);
 		(void)sqlite3_bind_int64(st, 2, now);
 		while (sqlite3_step(st) == SQLITE_ROW && n < 32)

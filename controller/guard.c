@@ -438,7 +438,7 @@ start_due(struct guard *g)
 
 				p->started = now;
 				if (r == -EINVAL) {
-					/* A probe that cannot run is a failed sample: fail closed. */
+					/* A probe that cannot run is a failed sample. */
 					struct probe_result res = { .ok = false };
 
 					(void)snprintf(res.error, sizeof(res.error), "the probe "
@@ -596,7 +596,8 @@ guard_main(void *arg)
 	while (!atomic_load(&g->stop)) {
 		int64_t wait;
 
-		if (atomic_exchange(&g->kick, false) || gd_mono_ms() - g->scanned >= GUARD_SCAN_MS) {
+		if (atomic_exchange(&g->kick, false) ||
+		    gd_mono_ms() - g->scanned >= GUARD_SCAN_MS) {
 			g->scanned = gd_mono_ms();
 			scan(g);
 		}

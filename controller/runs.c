@@ -18,6 +18,13 @@
 
 #define MAX_REASON 1000
 
+/* Shorthand: the SQL below is long enough. */
+static int
+prepare(struct ctl *c, const char *sql, sqlite3_stmt **st)
+{
+	return store_prepare(c->store, sql, st);
+}
+
 int
 tx_begin(struct ctl *c, struct tx *t)
 {
@@ -117,14 +124,6 @@ run_state_active(const char *state)
 		if (strcmp(state, active[i]) == 0)
 			return true;
 	return false;
-}
-
-static int
-prepare(struct ctl *c, const char *sql, sqlite3_stmt **st)
-{
-	if (sqlite3_prepare_v2(c->store->db, sql, -1, st, NULL) != SQLITE_OK)
-		return store_fail(c->store, sql);
-	return 0;
 }
 
 /* The run's current state into buf; -ENOENT when there is no such run. */
@@ -351,15 +350,6 @@ targets_json(struct ctl *c, const char *id)
 	return arr;
 }
 
-static void
-add_text_or_null(cJSON *o, const char *key, sqlite3_stmt *st, int i)
-{
-	if (sqlite3_column_type(st, i) == SQLITE_NULL)
-		(void)cJSON_AddNullToObject(o, key);
-	else
-		(void)cJSON_AddStringToObject(o, key, col_text(st, i));
-}
-
 #define RUN_COLUMNS "id, playbook, revision, environment, state, dry_run, reason, " \
 	"requested_by, approved_by, created, started, ends, ended, outcome"
 
@@ -376,12 +366,12 @@ run_row_json(sqlite3_stmt *st)
 	(void)cJSON_AddBoolToObject(o, "dry_run", sqlite3_column_int(st, 5) != 0);
 	(void)cJSON_AddStringToObject(o, "reason", col_text(st, 6));
 	(void)cJSON_AddStringToObject(o, "requested_by", col_text(st, 7));
-	add_text_or_null(o, "approved_by", st, 8);
+	json_add_text_col(o, "approved_by", st, 8);
 	json_add_time_col(o, "created", st, 9);
 	json_add_time_col(o, "started", st, 10);
 	json_add_time_col(o, "ends", st, 11);
 	json_add_time_col(o, "ended", st, 12);
-	add_text_or_null(o, "outcome", st, 13);
+	json_add_text_col(o, "outcome", st, 13);
 	return o;
 }
 
@@ -608,9 +598,9 @@ api_run_events(struct req *q, struct reply *r)
 		json_add_time_col(e, "time", st, 1);
 		(void)cJSON_AddStringToObject(e, "actor", col_text(st, 2));
 		(void)cJSON_AddStringToObject(e, "kind", col_text(st, 3));
-		add_text_or_null(e, "state", st, 4);
-		add_text_or_null(e, "host", st, 5);
-		add_text_or_null(e, "reason", st, 6);
+		json_add_text_col(e, "state", st, 4);
+		json_add_text_col(e, "host", st, 5);
+		json_add_text_col(e, "reason", st, 6);
 		(void)cJSON_AddItemToArray(arr, e);
 		n++;
 	}

@@ -380,6 +380,14 @@ store_rollback(struct store *s)
 }
 
 int
+store_prepare(struct store *s, const char *sql, sqlite3_stmt **ret)
+{
+	if (sqlite3_prepare_v2(s->db, sql, -1, ret, NULL) != SQLITE_OK)
+		return store_fail(s, sql);
+	return 0;
+}
+
+int
 store_exec(struct store *s, const char *sql, int n, ...)
 {
 	sqlite3_stmt *st;

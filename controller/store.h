@@ -66,6 +66,9 @@ void store_rollback(struct store *s);
 /* fdatasync()s the WAL: makes the light commits so far as durable as full ones. */
 int store_sync_wal(struct store *s);
 
+/* Prepares sql on the store's connection: 0, or -EIO with the failure logged. */
+int store_prepare(struct store *s, const char *sql, sqlite3_stmt **ret);
+
 /* Runs one statement with no result rows: sql and n text parameters (NULL binds NULL). */
 int store_exec(struct store *s, const char *sql, int n, ...);
 

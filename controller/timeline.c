@@ -14,30 +14,11 @@
 #include "timeline.h"
 #include "timeutil.h"
 
+/* Shorthand: the SQL below is long enough. */
 static int
 prepare(struct ctl *c, const char *sql, sqlite3_stmt **st)
 {
-	if (sqlite3_prepare_v2(c->store->db, sql, -1, st, NULL) != SQLITE_OK)
-		return store_fail(c->store, sql);
-	return 0;
-}
-
-static void
-add_num_or_null(cJSON *o, const char *key, sqlite3_stmt *st, int i)
-{
-	if (sqlite3_column_type(st, i) == SQLITE_NULL)
-		(void)cJSON_AddNullToObject(o, key);
-	else
-		(void)cJSON_AddNumberToObject(o, key, sqlite3_column_double(st, i));
-}
-
-static void
-add_text_or_null(cJSON *o, const char *key, sqlite3_stmt *st, int i)
-{
-	if (sqlite3_column_type(st, i) == SQLITE_NULL)
-		(void)cJSON_AddNullToObject(o, key);
-	else
-		(void)cJSON_AddStringToObject(o, key, col_text(st, i));
+	return store_prepare(c->store, sql, st);
 }
 
 /* One int64 from a query with one text and one optional int64 parameter; def when none. */
@@ -123,9 +104,9 @@ latest_json(struct ctl *c, const char *run, cJSON *o)
 			(void)cJSON_AddStringToObject(p, "probe", col_text(st, 0));
 			json_add_time_col(p, "time", st, 1);
 			(void)cJSON_AddBoolToObject(p, "ok", sqlite3_column_int(st, 2) != 0);
-			add_num_or_null(p, "value", st, 3);
-			add_num_or_null(p, "status", st, 4);
-			add_text_or_null(p, "error", st, 5);
+			json_add_num_col(p, "value", st, 3);
+			json_add_num_col(p, "status", st, 4);
+			json_add_text_col(p, "error", st, 5);
 			(void)cJSON_AddNumberToObject(p, "samples", sqlite3_column_double(st, 6));
 			(void)cJSON_AddNumberToObject(p, "errors", sqlite3_column_double(st, 7));
 			(void)cJSON_AddItemToArray(probes, p);
@@ -145,10 +126,11 @@ latest_json(struct ctl *c, const char *run, cJSON *o)
 			(void)cJSON_AddStringToObject(s, "sla", col_text(st, 1));
 			json_add_time_col(s, "time", st, 2);
 			(void)cJSON_AddBoolToObject(s, "holds", sqlite3_column_int(st, 3) != 0);
-			add_num_or_null(s, "value", st, 4);
+			json_add_num_col(s, "value", st, 4);
 			(void)cJSON_AddNumberToObject(s, "streak", sqlite3_column_int(st, 5));
-			add_text_or_null(s, "reason", st, 6);
-			(void)cJSON_AddNumberToObject(s, "evaluations", sqlite3_column_double(st, 7));
+			json_add_text_col(s, "reason", st, 6);
+			(void)cJSON_AddNumberToObject(s, "evaluations",
+			    sqlite3_column_double(st, 7));
 			(void)cJSON_AddNumberToObject(s, "breaches", sqlite3_column_double(st, 8));
 			(void)cJSON_AddItemToArray(slas, s);
 		}
@@ -173,10 +155,10 @@ timeline_summary_json(struct ctl *c, const char *run)
 	if (abort_at >= 0) {
 		sla = query_i64(c, "SELECT sla FROM sla_evals WHERE run = ? AND holds = 0 AND time "
 		    "<= ? ORDER BY time DESC LIMIT 1", run, abort_at, -1);
-		first = sla < 0 ? -1 : query_i64(c, "SELECT max(time) FROM sla_evals WHERE run = ?1 "
-		    "AND sla = (SELECT sla FROM sla_evals WHERE run = ?1 AND holds = 0 AND time <= "
-		    "?2 ORDER BY time DESC LIMIT 1) AND streak = 1 AND time <= ?2", run, abort_at,
-		    -1);
+		first = sla < 0 ? -1 : query_i64(c, "SELECT max(time) FROM sla_evals WHERE "
+		    "run = ?1 AND sla = (SELECT sla FROM sla_evals WHERE run = ?1 AND holds = 0 "
+		    "AND time <= ?2 ORDER BY time DESC LIMIT 1) AND streak = 1 AND time <= ?2", run,
+		    abort_at, -1);
 		if (first >= 0)
 			(void)cJSON_AddNumberToObject(f, "breach_to_abort_ms",
 			    (double)(abort_at - first));
@@ -223,9 +205,9 @@ api_run_timeline(struct req *q, struct reply *r)
 			(void)cJSON_AddNumberToObject(s, "time_ms", sqlite3_column_double(st, 1));
 			(void)cJSON_AddStringToObject(s, "phase", col_text(st, 2));
 			(void)cJSON_AddBoolToObject(s, "ok", sqlite3_column_int(st, 3) != 0);
-			add_num_or_null(s, "value", st, 4);
-			add_num_or_null(s, "status", st, 5);
-			add_text_or_null(s, "error", st, 6);
+			json_add_num_col(s, "value", st, 4);
+			json_add_num_col(s, "status", st, 5);
+			json_add_text_col(s, "error", st, 6);
 			(void)cJSON_AddItemToArray(arr, s);
 		}
 		sqlite3_finalize(st);
@@ -243,10 +225,10 @@ api_run_timeline(struct req *q, struct reply *r)
 			(void)cJSON_AddNumberToObject(e, "time_ms", sqlite3_column_double(st, 2));
 			(void)cJSON_AddStringToObject(e, "phase", col_text(st, 3));
 			(void)cJSON_AddBoolToObject(e, "holds", sqlite3_column_int(st, 4) != 0);
-			add_num_or_null(e, "value", st, 5);
+			json_add_num_col(e, "value", st, 5);
 			(void)cJSON_AddNumberToObject(e, "samples", sqlite3_column_int(st, 6));
 			(void)cJSON_AddNumberToObject(e, "streak", sqlite3_column_int(st, 7));
-			add_text_or_null(e, "reason", st, 8);
+			json_add_text_col(e, "reason", st, 8);
 			(void)cJSON_AddItemToArray(arr, e);
 		}
 		sqlite3_finalize(st);
@@ -262,8 +244,8 @@ api_run_timeline(struct req *q, struct reply *r)
 			(void)cJSON_AddNumberToObject(f, "index", sqlite3_column_int(st, 1));
 			(void)cJSON_AddStringToObject(f, "type", col_text(st, 2));
 			(void)cJSON_AddStringToObject(f, "state", col_text(st, 3));
-			add_num_or_null(f, "changed_ms", st, 4);
-			add_text_or_null(f, "error", st, 5);
+			json_add_num_col(f, "changed_ms", st, 4);
+			json_add_text_col(f, "error", st, 5);
 			(void)cJSON_AddItemToArray(arr, f);
 		}
 		sqlite3_finalize(st);

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -161,6 +162,22 @@ gd_start(struct gd *g, int port)
 	}
 	(void)fprintf(stderr, "gamedayd did not start: %s\n", line);
 	return -1;
+}
+
+static inline int
+h_rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path) == -1 ? -1 : 0;
+}
+
+/* Removes dir and everything below it, links not followed: only for dirs a test made. */
+static inline void
+h_rmtree(const char *dir)
+{
+	(void)nftw(dir, h_rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 /*
@@ -340,6 +357,52 @@ h_str(const cJSON *o, const char *key)
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 
 	return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+/* The state of run id ("" when the controller does not answer). */
+static inline const char *
+h_run_state(const struct gd *g, const char *token, const char *id, char buf[32])
+{
+	char path[128];
+	cJSON *o = NULL;
+
+	(void)snprintf(path, sizeof(path), "/v1/runs/%s", id);
+	(void)h_json(g, "GET", path, token, NULL, &o);
+	(void)snprintf(buf, 32, "%s", h_str(o, "state"));
+	cJSON_Delete(o);
+	return buf;
+}
+
+/* Waits up to ms for run id to reach a state of want ("|a|b|"); returns the last seen. */
+static inline const char *
+h_wait_state(const struct gd *g, const char *token, const char *id, const char *want,
+    long ms, char buf[32])
+{
+	double t0 = h_now_ms();
+	char pat[40];
+
+	for (;;) {
+		(void)snprintf(pat, sizeof(pat), "|%s|", h_run_state(g, token, id, buf));
+		if ((buf[0] != '\0' && strstr(want, pat) != NULL) || h_now_ms() - t0 >= ms)
+			return buf;
+		h_sleep_ms(20);
+	}
+}
+
+/* Whether the audit log has a row of action whose JSON contains needle. */
+static inline bool
+h_audit_has(const struct gd *g, const char *token, const char *action, const char *needle)
+{
+	cJSON *o = NULL;
+	const cJSON *row;
+	bool found = false;
+
+	(void)h_json(g, "GET", "/v1/audit?limit=100000", token, NULL, &o);
+	cJSON_ArrayForEach(row, cJSON_GetObjectItemCaseSensitive(o, "rows"))
+		if (strcmp(h_str(row, "action"), action) == 0 && h_json_has(row, needle))
+			found = true;
+	cJSON_Delete(o);
+	return found;
 }
 
 #endif

@@ -416,15 +416,6 @@ test_scripted_controller(void)
 	(void)close(lfd);
 }
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path) == -1 ? -1 : 0;
-}
-
 int
 main(void)
 {
@@ -461,7 +452,7 @@ main(void)
 			(void)fclose(f);
 		}
 	} else {
-		(void)nftw(adir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+		h_rmtree(adir);
 	}
 	(void)close(probe_fd);
 	return test_done();

@@ -159,6 +159,13 @@ journal_count(const char *name)
 	return n;
 }
 
+/* Waits up to ms for run id to reach a state of want ("|a|b|"); the last state seen. */
+static const char *
+wait_run(const char *id, const char *want, long ms, char buf[32])
+{
+	return h_wait_state(&g, op, id, want, ms, buf);
+}
+
 static long
 apply(const char *name, const char *role, int port, const char *duration)
 {
@@ -196,41 +203,6 @@ get3(const char *prefix, const char *id, const char *suffix)
 	(void)snprintf(path, sizeof(path), "%s%s%s", prefix, id, suffix);
 	(void)h_json(&g, "GET", path, op, NULL, &o);
 	return o;
-}
-
-/* Waits until run id is in one of the states "|a|b|"; returns the last state seen. */
-static const char *
-wait_state(const char *id, const char *want, long ms, char buf[32])
-{
-	double t0 = h_now_ms();
-	char pat[40];
-
-	do {
-		cJSON *o = get3("/v1/runs/", id, "");
-
-		(void)snprintf(buf, 32, "%s", h_str(o, "state"));
-		cJSON_Delete(o);
-		(void)snprintf(pat, sizeof(pat), "|%s|", buf);
-		if (buf[0] != '\0' && strstr(want, pat) != NULL)
-			return buf;
-		h_sleep_ms(50);
-	} while (h_now_ms() - t0 < ms);
-	return buf;
-}
-
-static bool
-audit_has(const char *action, const char *needle)
-{
-	cJSON *o = NULL;
-	const cJSON *row;
-	bool found = false;
-
-	(void)h_json(&g, "GET", "/v1/audit?limit=100000", op, NULL, &o);
-	cJSON_ArrayForEach(row, cJSON_GetObjectItemCaseSensitive(o, "rows"))
-		if (strcmp(h_str(row, "action"), action) == 0 && h_json_has(row, needle))
-			found = true;
-	cJSON_Delete(o);
-	return found;
 }
 
 /* Keys, sshd on 127.0.0.1:2222, and gamedayd's config naming three SSH hosts. */
@@ -320,25 +292,25 @@ test_dispatch(void)
 	ASSERT_TRUE(h_json_has(o, "\"host\":\"sshbox\""));
 	ASSERT_TRUE(!h_json_has(o, "\"host\":\"frozen\""));	/* Rescue only: no target. */
 	cJSON_Delete(o);
-	ASSERT_TRUE(audit_has("agent.ssh", "\"address\":\"127.0.0.1\""));
+	ASSERT_TRUE(h_audit_has(&g, op, "agent.ssh", "\"address\":\"127.0.0.1\""));
 	ASSERT_INT_EQ(apply("ssh-part", "ssh", PORT_SSHBOX, "3s"), 201);
 	ASSERT_TRUE(wait_port(PORT_SSHBOX, true, 1000));
 	start_run("ssh-part", false, id);
-	ASSERT_STR_EQ(wait_state(id, "|running|aborted|failed|", 20000, st), "running");
+	ASSERT_STR_EQ(wait_run(id, "|running|aborted|failed|", 20000, st), "running");
 	ASSERT_INT_EQ(journal_count("sshbox"), 1);
 	ASSERT_TRUE(wait_port(PORT_SSHBOX, false, 2000));
-	ASSERT_STR_EQ(wait_state(id, "|completed|aborted|failed|", 20000, st), "completed");
+	ASSERT_STR_EQ(wait_run(id, "|completed|aborted|failed|", 20000, st), "completed");
 	ASSERT_INT_EQ(journal_count("sshbox"), 0);
 	ASSERT_TRUE(wait_port(PORT_SSHBOX, true, 2000));
 	o = get3("/v1/runs/", id, "");
 	ASSERT_TRUE(h_json_has(o, "\"state\":\"reverted\""));
 	cJSON_Delete(o);
-	ASSERT_TRUE(audit_has("fault.applied", "\"host\":\"sshbox\""));
-	ASSERT_TRUE(audit_has("fault.reverted", "\"host\":\"sshbox\""));
+	ASSERT_TRUE(h_audit_has(&g, op, "fault.applied", "\"host\":\"sshbox\""));
+	ASSERT_TRUE(h_audit_has(&g, op, "fault.reverted", "\"host\":\"sshbox\""));
 
 	TEST_START("SSH dispatch: a dry run brings the agent's plan back, nothing applied");
 	start_run("ssh-part", true, id);
-	ASSERT_STR_EQ(wait_state(id, "|completed|aborted|failed|", 20000, st), "completed");
+	ASSERT_STR_EQ(wait_run(id, "|completed|aborted|failed|", 20000, st), "completed");
 	o = get3("/v1/runs/", id, "");
 	ASSERT_TRUE(h_json_has(o, "nft"));
 	cJSON_Delete(o);
@@ -347,7 +319,7 @@ test_dispatch(void)
 	TEST_START("SSH dispatch: a host key unlike known_hosts: nothing injected, reason kept");
 	ASSERT_INT_EQ(apply("ssh-bad", "bad", PORT_SSHBOX, "1m"), 201);
 	start_run("ssh-bad", false, id);
-	ASSERT_STR_EQ(wait_state(id, "|running|aborted|failed|", 40000, st), "aborted");
+	ASSERT_STR_EQ(wait_run(id, "|running|aborted|failed|", 40000, st), "aborted");
 	o = get3("/v1/runs/", id, "");
 	if (!h_json_has(o, "host key"))
 		TEST_FAIL("the reason does not name the host key");
@@ -383,19 +355,19 @@ test_rescue(void)
 	ASSERT_INT_EQ(apply("frozen-part", "frozen", PORT_FROZEN, "10m"), 201);
 	ASSERT_TRUE(wait_port(PORT_FROZEN, true, 1000));
 	start_run("frozen-part", false, id);
-	ASSERT_STR_EQ(wait_state(id, "|running|aborted|failed|", 20000, st), "running");
+	ASSERT_STR_EQ(wait_run(id, "|running|aborted|failed|", 20000, st), "running");
 	ASSERT_TRUE(wait_port(PORT_FROZEN, false, 2000));
 	ASSERT_INT_EQ(kill(agent, SIGSTOP), 0);
 	(void)snprintf(path, sizeof(path), "/v1/runs/%s/halt", id);
 	t0 = h_now_ms();
 	ASSERT_INT_EQ(h_http(&g, "POST", path, op, "{\"reason\":\"test\"}", NULL, NULL), 200);
-	ASSERT_STR_EQ(wait_state(id, "|halted|failed|", 20000, st), "halted");
+	ASSERT_STR_EQ(wait_run(id, "|halted|failed|", 20000, st), "halted");
 	dt = h_now_ms() - t0;
 	(void)printf("  halt to halted through the SSH rescue: %.0f ms\n", dt);
 	ASSERT_TRUE(dt < 3000 + 1000 + 5000);
 	ASSERT_TRUE(port_open(PORT_FROZEN));
 	ASSERT_INT_EQ(journal_count("state"), 0);
-	ASSERT_TRUE(audit_has("ssh.rescue", "\"host\":\"frozen\""));
+	ASSERT_TRUE(h_audit_has(&g, op, "ssh.rescue", "\"host\":\"frozen\""));
 	o = get3("/v1/runs/", id, "/events");
 	ASSERT_TRUE(h_json_has(o, "reverted by the controller over SSH"));
 	cJSON_Delete(o);
@@ -407,15 +379,6 @@ test_rescue(void)
 	ASSERT_TRUE(port_open(PORT_FROZEN));
 	(void)kill(agent, SIGTERM);
 	(void)waitpid(agent, NULL, 0);
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path) == -1 ? -1 : 0;
 }
 
 int
@@ -457,7 +420,7 @@ main(void)
 	gd_stop(&g);
 	if (test_failed_count == 0 && !test_cur_failed) {
 		gd_cleanup(&g);
-		(void)nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+		h_rmtree(dir);
 	} else {
 		(void)fprintf(stderr, "kept %s (sshd.log, agent.log) and %s\n", dir, g.dir);
 	}

@@ -447,15 +447,6 @@ test_halt_races_inject(void)
 	ASSERT_INT_EQ(not_halted, 0);
 }
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path) == -1 ? -1 : 0;
-}
-
 int
 main(void)
 {
@@ -512,7 +503,7 @@ main(void)
 	gd_stop(&g);
 	if (test_failed_count == 0 && !test_cur_failed) {
 		gd_cleanup(&g);
-		(void)nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+		h_rmtree(dir);
 	} else {
 		(void)fprintf(stderr, "agents' logs kept in %s, gamedayd's state in %s\n", dir,
 		    g.dir);

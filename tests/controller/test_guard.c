@@ -60,8 +60,9 @@ prom_reply(int fd, const char *kind)
 		{ "empty", "200 OK", "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\","
 		    "\"result\":[]}}" },
 		{ "multi", "200 OK", "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\","
-		    "\"result\":[{\"metric\":{\"a\":\"1\"},\"value\":[1,\"1\"]},{\"metric\":{\"a\":"
-		    "\"2\"},\"value\":[1,\"2\"]},{\"metric\":{\"a\":\"3\"},\"value\":[1,\"3\"]}]}}" },
+		    "\"result\":[{\"metric\":{\"a\":\"1\"},\"value\":[1,\"1\"]},"
+		    "{\"metric\":{\"a\":\"2\"},\"value\":[1,\"2\"]},"
+		    "{\"metric\":{\"a\":\"3\"},\"value\":[1,\"3\"]}]}}" },
 		{ "garbage", "200 OK", "<html>this is not Prometheus</html>" },
 		{ "500", "500 Internal Server Error", "{\"status\":\"error\",\"errorType\":"
 		    "\"internal\",\"error\":\"boom\"}" },
@@ -167,6 +168,13 @@ svc_start(void)
 /* ---- Runs ---- */
 
 /* Applies playbook name with one partition fault, the given probes and SLAs. */
+/* Waits up to ms for run id to reach a state of want ("|a|b|"); the last state seen. */
+static const char *
+wait_run(const char *id, const char *want, long ms, char buf[32])
+{
+	return h_wait_state(&g, op, id, want, ms, buf);
+}
+
 static long
 apply(const char *name, const char *probes, const char *slas, const char *duration)
 {
@@ -207,32 +215,6 @@ get_run(const char *id)
 	return o;
 }
 
-/* Waits for run id to reach one of the states in want ("a|b|c"); its state, or "". */
-static const char *
-wait_state(const char *id, const char *want, long ms, char buf[32])
-{
-	double t0 = h_now_ms();
-
-	buf[0] = '\0';
-	while (h_now_ms() - t0 < ms) {
-		cJSON *o = get_run(id);
-		char pat[40];
-
-		(void)snprintf(buf, 32, "%s", h_str(o, "state"));
-		cJSON_Delete(o);
-		(void)snprintf(pat, sizeof(pat), "|%s|", buf);
-		if (buf[0] != '\0') {
-			char w[128];
-
-			(void)snprintf(w, sizeof(w), "|%s|", want);
-			if (strstr(w, pat) != NULL)
-				return buf;
-		}
-		h_sleep_ms(20);
-	}
-	return buf;
-}
-
 /* Fault entries in the agent's journal: what is applied on this host now. */
 static int
 journal_count(void)
@@ -249,21 +231,6 @@ journal_count(void)
 		n += e->d_name[0] != '.';
 	(void)closedir(d);
 	return n;
-}
-
-static bool
-audit_has(const char *action, const char *needle)
-{
-	cJSON *o = NULL;
-	const cJSON *row;
-	bool found = false;
-
-	(void)h_json(&g, "GET", "/v1/audit?limit=100000", op, NULL, &o);
-	cJSON_ArrayForEach(row, cJSON_GetObjectItemCaseSensitive(o, "rows"))
-		if (strcmp(h_str(row, "action"), action) == 0 && h_json_has(row, needle))
-			found = true;
-	cJSON_Delete(o);
-	return found;
 }
 
 /* ---- Tests ---- */
@@ -299,16 +266,17 @@ test_preflight_fails_closed(void)
 		if (strcmp(bad[i].type, "http") == 0) {
 			(void)snprintf(http, sizeof(http), "{\"name\":\"svc\",\"type\":\"http\","
 			    "\"url\":\"%s\",\"interval\":\"200ms\",\"timeout\":\"500ms\"}", url);
-			ASSERT_INT_EQ(apply(name, http, "\"svc.error_rate < 1% over 2s\"", "1m"), 201);
+			ASSERT_INT_EQ(apply(name, http, "\"svc.error_rate < 1% over 2s\"", "1m"),
+			    201);
 		} else {
-			(void)snprintf(prom, sizeof(prom), "{\"name\":\"q\",\"type\":\"prometheus\","
-			    "\"url\":\"%s\",\"query\":\"sum(up)\",\"interval\":\"200ms\","
-			    "\"timeout\":\"500ms\"}", url);
+			(void)snprintf(prom, sizeof(prom), "{\"name\":\"q\",\"type\":"
+			    "\"prometheus\",\"url\":\"%s\",\"query\":\"sum(up)\","
+			    "\"interval\":\"200ms\",\"timeout\":\"500ms\"}", url);
 			ASSERT_INT_EQ(apply(name, prom, "\"q.value >= 1 over 2s\"", "1m"), 201);
 		}
 		start_run(name, id);
 		ASSERT_TRUE(id[0] != '\0');
-		ASSERT_STR_EQ(wait_state(id, "failed|completed|aborted|running", 15000, st),
+		ASSERT_STR_EQ(wait_run(id, "|failed|completed|aborted|running|", 15000, st),
 		    "failed");
 		o = get_run(id);
 		if (!h_json_has(o, "steady state does not hold") || !h_json_has(o, bad[i].why))
@@ -319,7 +287,7 @@ test_preflight_fails_closed(void)
 		    0);
 		cJSON_Delete(o);
 		ASSERT_INT_EQ(journal_count(), 0);
-		ASSERT_TRUE(audit_has("run.preflight_failed", id));
+		ASSERT_TRUE(h_audit_has(&g, op, "run.preflight_failed", id));
 	}
 }
 
@@ -352,9 +320,9 @@ test_never_breaches(void)
 	ASSERT_INT_EQ(apply("calm", probes, "\"svc.tp99 < 1000ms over 2s\", "
 	    "\"svc.availability >= 99% over 2s\", \"q.value >= 1 over 2s\"", "3s"), 201);
 	start_run("calm", id);
-	ASSERT_STR_EQ(wait_state(id, "running|failed|aborted", 15000, st), "running");
+	ASSERT_STR_EQ(wait_run(id, "|running|failed|aborted|", 15000, st), "running");
 	ASSERT_INT_EQ(journal_count(), 1);
-	ASSERT_STR_EQ(wait_state(id, "completed|failed|aborted", 20000, st), "completed");
+	ASSERT_STR_EQ(wait_run(id, "|completed|failed|aborted|", 20000, st), "completed");
 	ASSERT_INT_EQ(journal_count(), 0);
 	o = get_run(id);
 	ASSERT_TRUE(h_json_has(o, "\"state\":\"reverted\""));
@@ -368,12 +336,12 @@ test_never_breaches(void)
 	ASSERT_TRUE(h_json_has(o, "\"sla\":\"q.value >= 1 over 2s\""));
 	ASSERT_TRUE(!h_json_has(o, "\"holds\":false"));
 	cJSON_Delete(o);
-	ASSERT_TRUE(audit_has("run.steady_state", id));
+	ASSERT_TRUE(h_audit_has(&g, op, "run.steady_state", id));
 
 	TEST_START("REL-19 with the real Prometheus stopped: preflight fails, nothing injected");
 	prom_stop(&p);
 	start_run("calm", id);
-	ASSERT_STR_EQ(wait_state(id, "failed|running|completed", 15000, st), "failed");
+	ASSERT_STR_EQ(wait_run(id, "|failed|running|completed|", 15000, st), "failed");
 	o = get_run(id);
 	ASSERT_TRUE(h_json_has(o, "q.value >= 1 over 2s"));
 	cJSON_Delete(o);
@@ -395,15 +363,15 @@ test_rel07(void)
 	    "\"http://127.0.0.1:%d/flip\",\"interval\":\"1s\",\"timeout\":\"500ms\"}", svc_port);
 	ASSERT_INT_EQ(apply("rel07", probes, "\"svc.error_rate < 1% over 2s\"", "2m"), 201);
 	start_run("rel07", id);
-	ASSERT_STR_EQ(wait_state(id, "running|failed|aborted", 15000, st), "running");
+	ASSERT_STR_EQ(wait_run(id, "|running|failed|aborted|", 15000, st), "running");
 	ASSERT_INT_EQ(journal_count(), 1);
 	h_sleep_ms(1500);
 	atomic_store(&flip, 1);
 	t_flip = h_now_ms();
-	ASSERT_STR_EQ(wait_state(id, "rolling_back|aborted|failed", 10000, st), st);
+	ASSERT_STR_EQ(wait_run(id, "|rolling_back|aborted|failed|", 10000, st), st);
 	t_abort = h_now_ms();
 	ASSERT_TRUE(strcmp(st, "rolling_back") == 0 || strcmp(st, "aborted") == 0);
-	ASSERT_STR_EQ(wait_state(id, "aborted|failed|completed", 10000, st), "aborted");
+	ASSERT_STR_EQ(wait_run(id, "|aborted|failed|completed|", 10000, st), "aborted");
 	t_end = h_now_ms();
 	ASSERT_INT_EQ(journal_count(), 0);
 	(void)printf("  flip to abort seen %.0f ms, to aborted %.0f ms\n", t_abort - t_flip,
@@ -435,7 +403,7 @@ test_rel07(void)
 		    "over 2s (last values: "));
 		cJSON_Delete(o);
 	}
-	ASSERT_TRUE(audit_has("run.abort", "svc.error_rate < 1% over 2s"));
+	ASSERT_TRUE(h_audit_has(&g, op, "run.abort", "svc.error_rate < 1% over 2s"));
 	{
 		/* `gameday run show` says it too. */
 		char *argv[] = { (char *)h_bin("GD_CLI_BIN", "gameday"), "--url", g.url, "--token",
@@ -446,15 +414,6 @@ test_rel07(void)
 		ASSERT_TRUE(strstr(out, "first breach to abort:") != NULL);
 	}
 	atomic_store(&flip, 0);
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path) == -1 ? -1 : 0;
 }
 
 int
@@ -505,7 +464,7 @@ main(void)
 	gd_stop(&g);
 	gd_cleanup(&g);
 	if (test_failed_count == 0 && !test_cur_failed)
-		(void)nftw(adir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+		h_rmtree(adir);
 	else
 		(void)fprintf(stderr, "kept %s (agent.log)\n", adir);
 	return test_done();

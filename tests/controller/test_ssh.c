@@ -325,15 +325,6 @@ job_main(void *arg)
 	return NULL;
 }
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path) == -1 ? -1 : 0;
-}
-
 static void
 teardown(void)
 {
@@ -354,7 +345,7 @@ teardown(void)
 		(void)close(fd);
 	}
 	if (dir[0] != '\0')
-		(void)nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+		h_rmtree(dir);
 }
 
 int
