@@ -68,6 +68,7 @@ struct daemon {
 	int state_fd;
 	uint64_t lease_ms;
 	int64_t last_ok;		/* gd_mono_ms() of the last successful poll. */
+	int64_t seq;			/* The last message's "seq" (next_seq()). */
 	bool lapsed;			/* The lease ran out and everything was reverted. */
 	int64_t backoff_ms;
 	unsigned fails;			/* Failed polls in a row. */
@@ -246,12 +247,28 @@ memo_clear(struct daemon *d)
 	}
 }
 
+/*
+ * Every poll and report carries a number that only grows, across restarts too (the clock in
+ * ms, or one more than the last): a message that reaches the controller late (a TCP
+ * retransmission of a request given up on) is then known as older than what came since,
+ * and its journal cannot undo a report made after it (docs/api.md).
+ */
+static int64_t
+next_seq(struct daemon *d)
+{
+	int64_t now = gd_now_ms();
+
+	d->seq = now > d->seq ? now : d->seq + 1;
+	return d->seq;
+}
+
 static cJSON *
-report_json(const struct daemon *d, const char *order, const struct report *rep)
+report_json(struct daemon *d, const char *order, const struct report *rep)
 {
 	cJSON *o = cJSON_CreateObject();
 
 	if (o == NULL || cJSON_AddStringToObject(o, "host", d->host) == NULL ||
+	    cJSON_AddNumberToObject(o, "seq", (double)next_seq(d)) == NULL ||
 	    cJSON_AddStringToObject(o, "order", order) == NULL ||
 	    cJSON_AddStringToObject(o, "status", rep->status) == NULL ||
 	    (rep->fault_id[0] != '\0' ? cJSON_AddStringToObject(o, "fault_id", rep->fault_id) :
@@ -625,6 +642,7 @@ poll_body(struct daemon *d, cJSON *faults, uint64_t wait_ms)
 		cJSON_Delete(tags);	/* o does not hold it. */
 	/* faults goes in last: when ok is false here, o does not hold it either. */
 	ok = ok && cJSON_AddNumberToObject(o, "lease_ms", (double)d->lease_ms) != NULL &&
+	    cJSON_AddNumberToObject(o, "seq", (double)next_seq(d)) != NULL &&
 	    cJSON_AddNumberToObject(o, "wait_ms", (double)wait_ms) != NULL &&
 	    cJSON_AddItemToObject(o, "faults", faults);
 	if (!ok) {

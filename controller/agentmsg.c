@@ -8,9 +8,12 @@
 #include "limits.h"
 
 const char *const proto_poll_keys[] = { "host", "tags", "lease_ms", "wait_ms", "faults",
-	NULL };
+	"seq", NULL };
 const char *const proto_report_keys[] = { "host", "order", "status", "fault_id", "state",
-	"error", "plan", NULL };
+	"error", "plan", "seq", NULL };
+
+/* An agent's message number: a whole number a double holds exactly. */
+#define MAX_SEQ		((1LL << 53) - 1)
 
 bool
 proto_valid_host(const char *s)
@@ -84,6 +87,7 @@ agentmsg_poll_parse(const cJSON *in, struct agent_poll *ret, struct gd_err *err)
 		j_error(&jc, "host", "%s is not a host name", j_quote(ret->host));
 	(void)j_int(&jc, in, "lease_ms", false, 1000, 24LL * 3600 * 1000, &ret->lease_ms);
 	(void)j_int(&jc, in, "wait_ms", false, 0, 3600 * 1000, &ret->wait_ms);
+	(void)j_int(&jc, in, "seq", false, 1, MAX_SEQ, &ret->seq);
 	ret->faults = j_array(&jc, in, "faults", false, 0, PROTO_MAX_FAULTS, &ret->nfaults);
 	if ((r = proto_tags(in, "tags", &ret->tags, err)) == -ENOMEM)
 		return r;
@@ -120,5 +124,6 @@ agentmsg_report_parse(const cJSON *in, struct agent_report *ret, struct gd_err *
 	opt_string(&jc, in, "state", 32, &ret->state);
 	opt_string(&jc, in, "error", PROTO_MAX_ERROR, &ret->error);
 	opt_string(&jc, in, "plan", PROTO_MAX_PLAN, &ret->plan);
+	(void)j_int(&jc, in, "seq", false, 1, MAX_SEQ, &ret->seq);
 	return gd_err_count(err) > 0 ? -EINVAL : 0;
 }

@@ -23,6 +23,7 @@
 struct agent_poll {
 	const char *host;
 	int64_t lease_ms, wait_ms;	/* Defaults 15000 and 0. */
+	int64_t seq;			/* Grows with every message of the agent; 0: absent. */
 	const cJSON *faults;		/* The agent's journal; NULL when absent. */
 	size_t nfaults;
 	char *tags;			/* Compact JSON object; the caller frees (gd_free()). */
@@ -31,6 +32,7 @@ struct agent_poll {
 struct agent_report {
 	const char *host, *order, *status;	/* status: done, failed or refused. */
 	const char *fault_id, *state, *error, *plan;	/* NULL when absent or null. */
+	int64_t seq;			/* As a poll's; 0: absent (an SSH dispatch). */
 };
 
 /* A host name: 1..253 of [A-Za-z0-9._-], not starting with - or . */

@@ -37,6 +37,25 @@ struct run_row {
 	int64_t started, ends, changed;
 };
 
+/*
+ * Inside the step's transaction: whether the run is still in the state the tick read.  A
+ * halt or the SLA guard may have moved it in between; acting on the old state would undo
+ * theirs (a preflight handing out injects to a run already rolling back).
+ */
+static bool
+still(struct ctl *c, const struct run_row *run)
+{
+	sqlite3_stmt *st;
+	bool same = false;
+
+	if (prepare(c, "SELECT state FROM runs WHERE id = ?", &st) < 0)
+		return false;
+	(void)sqlite3_bind_text(st, 1, run->id, -1, SQLITE_STATIC);
+	same = sqlite3_step(st) == SQLITE_ROW && strcmp(col_text(st, 0), run->state) == 0;
+	sqlite3_finalize(st);
+	return same;
+}
+
 /* Counts run_faults of a run by state: n[0] all, then one count per listed state. */
 static int
 count_faults(struct ctl *c, const char *run, const char *const *states, int64_t *n)
@@ -205,6 +224,10 @@ preflight(struct ctl *c, const struct run_row *run)
 
 	if (tx_begin(c, &t) < 0)
 		return;
+	if (!still(c, run)) {
+		tx_abort(&t);
+		return;
+	}
 	if (load_playbook(c, run, &pb, &faults) < 0) {
 		(void)run_transition(&t, run->id, "aborted", ACTOR, "the run's playbook revision "
 		    "cannot be read");
@@ -377,6 +400,10 @@ step(struct ctl *c, const struct run_row *run)
 	}
 	if (tx_begin(c, &t) < 0)
 		return;
+	if (!still(c, run)) {
+		tx_abort(&t);
+		return;
+	}
 	/* Only an injecting run (or a dry run's preflight) has orders that can expire. */
 	if (strcmp(run->state, "injecting") == 0 || strcmp(run->state, "preflight") == 0)
 		expire_orders(c, &t, run->id);

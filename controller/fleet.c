@@ -73,7 +73,7 @@ api_agent_enroll(struct req *q, struct reply *r)
 	if (store_exec(c->store, "INSERT INTO agents (host, cred_hash, tags, capabilities, "
 	    "enrolled, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (host) DO UPDATE "
 	    "SET cred_hash = ?2, tags = ?3, capabilities = ?4, enrolled = ?5, last_seen = ?5, "
-	    "state = 'ok', via = 'poll'", 5, host, hash, tags, capstext, now) < 0) {
+	    "state = 'ok', via = 'poll', seq = 0", 5, host, hash, tags, capstext, now) < 0) {
 		tx_abort(&t);
 		reply_error(r, 500, "internal", "the store failed");
 		goto out;
@@ -266,14 +266,14 @@ api_agent_poll(struct req *q, struct reply *r)
 	struct gd_err err;
 	const char *host;
 	int64_t lease, wait, last = 0;
-	char *tags = NULL, *faults_text = NULL, now[24], slease[24], key[300];
+	char *tags = NULL, *faults_text = NULL, now[24], slease[24], sseq[24], key[300];
 	const cJSON *faults;
 	size_t norders = 0;
 	char state[16] = "";
 	sqlite3_stmt *st;
 	struct tx t;
 	cJSON *in, *orders = NULL, *out;
-	bool write, same = false;
+	bool write, same = false, stale = false;
 
 	if ((in = req_json(q, r, proto_poll_keys)) == NULL)
 		return 0;
@@ -305,7 +305,7 @@ api_agent_poll(struct req *q, struct reply *r)
 	}
 	faults_text = faults != NULL ? cJSON_PrintUnformatted(faults) : gd_strdup("[]");
 	if (sqlite3_prepare_v2(c->store->db, "SELECT state, last_seen, faults = ? AND "
-	    "lease_ms = ? FROM agents WHERE host = ?", -1, &st, NULL) == SQLITE_OK) {
+	    "lease_ms = ?, seq FROM agents WHERE host = ?", -1, &st, NULL) == SQLITE_OK) {
 		(void)sqlite3_bind_text(st, 1, faults_text, -1, SQLITE_STATIC);
 		(void)sqlite3_bind_int64(st, 2, lease);
 		(void)sqlite3_bind_text(st, 3, host, -1, SQLITE_STATIC);
@@ -313,6 +313,12 @@ api_agent_poll(struct req *q, struct reply *r)
 			(void)snprintf(state, sizeof(state), "%s", col_text(st, 0));
 			last = sqlite3_column_int64(st, 1);
 			same = sqlite3_column_int(st, 2) != 0;	/* Same journal, same lease. */
+			/*
+			 * Made before a report or poll we already took (it arrived late: a
+			 * retransmission of a request the agent gave up on): its journal is
+			 * not the host's any more, and must not undo that report.
+			 */
+			stale = p.seq > 0 && p.seq < sqlite3_column_int64(st, 3);
 		}
 		sqlite3_finalize(st);
 	}
@@ -322,9 +328,16 @@ api_agent_poll(struct req *q, struct reply *r)
 	 * last_seen needs a resolution of seconds, the faults list only when it changes. */
 	write = !q->resumed && (strcmp(state, "ok") != 0 || !same ||
 	    gd_now_ms() - last >= LAST_SEEN_WRITE_MS);
+	if (write && stale) {
+		log_info("agent %s: a poll older than its last report came late; its journal is "
+		    "not the host's any more and is ignored", log_esc(host));
+		write = false;
+	}
+	(void)snprintf(sseq, sizeof(sseq), "%lld", (long long)p.seq);
 	if (write && faults_text != NULL) {
 		if (store_exec(c->store, "UPDATE agents SET last_seen = ?, lease_ms = ?, faults = ?, "
-		    "state = 'ok' WHERE host = ?", 4, now, slease, faults_text, host) < 0)
+		    "state = 'ok', seq = max(seq, CAST(? AS INTEGER)) WHERE host = ?", 5, now, slease,
+		    faults_text, sseq, host) < 0)
 			t.err = -EIO;
 		if (strcmp(state, "lost") == 0) {
 			char actor[300];
@@ -389,7 +402,7 @@ fleet_record_report(struct ctl *c, const struct agent_report *rep, const char *a
 	const char *fault_id = rep->fault_id, *state = rep->state, *error = rep->error;
 	const char *plan = rep->plan, *fstate;
 	char run[32] = "", action[16] = "", ostate[16] = "", ohost[300] = "", rstate[32] = "";
-	char sidx[16], what[64], key[300];
+	char sidx[16], what[64], key[300], sseq[24];
 	int idx = 0;
 	sqlite3_stmt *st;
 	struct tx t;
@@ -433,8 +446,11 @@ fleet_record_report(struct ctl *c, const struct agent_report *rep, const char *a
 		fstate = strcmp(status, "done") == 0 && state != NULL &&
 		    strcmp(state, "reverted") == 0 ? "reverted" : "revert_failed";
 	}
+	(void)snprintf(sseq, sizeof(sseq), "%lld", (long long)rep->seq);
 	if (store_exec(c->store, "UPDATE orders SET state = 'done', result = ? WHERE id = ?", 2,
 	    status, order) < 0 ||
+	    (rep->seq > 0 && store_exec(c->store, "UPDATE agents SET seq = max(seq, CAST(? AS "
+	    "INTEGER)) WHERE host = ?", 2, sseq, host) < 0) ||
 	    store_exec(c->store, "UPDATE run_faults SET state = ?, fault_id = coalesce(?, "
 	    "fault_id), error = ? WHERE run = ? AND host = ? AND idx = ?", 6, fstate, fault_id,
 	    error, run, host, sidx) < 0)

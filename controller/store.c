@@ -81,6 +81,11 @@ static const char *const migrations[] = {
 	"  WHEN NEW.state IS NOT OLD.state BEGIN UPDATE run_faults SET changed =\n"
 	"  CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)\n"
 	"  WHERE rowid = NEW.rowid; END;\n",
+	/*
+	 * 2 -> 3: the highest message number ("seq") an agent's reports and reconciled polls
+	 * carried: a poll older than that is not the truth about the host any more.
+	 */
+	"ALTER TABLE agents ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;\n",
 };
 
 int
