@@ -1,6 +1,6 @@
 /*
- * gameday: the operator's command line.  Offline commands (playbook validate/print) work
- * without a controller; the others talk to gamedayd over its HTTP API.
+ * gameday: the operator's command line.  Offline commands (playbook validate/print, schedule
+ * preview) work without a controller; the others talk to gamedayd over its HTTP API.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +26,7 @@ static const struct {
 	{ "halt", cmd_halt },
 	{ "agents", cmd_agents },
 	{ "audit", cmd_audit },
+	{ "schedule", cmd_schedule },
 };
 
 static void
@@ -39,6 +40,9 @@ usage(FILE *f)
 	    "  playbook print FILE               the playbook in canonical form, defaults filled\n"
 	    "  playbook apply FILE               validate, then store it on the controller\n"
 	    "  playbook list [--json]            the stored playbooks\n"
+	    "  schedule preview FILE --from RFC3339 --count N [--seed S] [--json]\n"
+	    "                                    offline: the next N starts (1..1000) of the\n"
+	    "                                    playbook's schedule and their window's end\n"
 	    "runs:\n"
 	    "  run start NAME [--dry-run] --reason TEXT\n"
 	    "                                    start a run of playbook NAME; prints its id\n"
