@@ -1,7 +1,7 @@
 /*
  * Schedules (DESIGN §2): business-hours windows in an IANA time zone, blackout dates and
  * quarter ends, "every" daily/weekly or Chaos Monkey random mode.  This file parses and
- * validates them; computing start times comes with the scheduler.
+ * validates them; calendar.h computes their start times.
  */
 #ifndef GD_SCHEDULE_H
 #define GD_SCHEDULE_H

@@ -43,6 +43,7 @@ static const struct route {
 	{ "POST", "/v1/halt/clear", ACCESS_USER, ROLE_ADMIN, api_halt_clear },
 	{ "GET", "/v1/halt", ACCESS_USER, ROLE_VIEWER, api_halt_get },
 	{ "GET", "/v1/agents", ACCESS_USER, ROLE_VIEWER, api_agent_list },
+	{ "GET", "/v1/schedules", ACCESS_USER, ROLE_VIEWER, api_schedule_list },
 	{ "GET", "/v1/audit", ACCESS_USER, ROLE_VIEWER, api_audit_list },
 	{ "GET", "/v1/audit/verify", ACCESS_USER, ROLE_VIEWER, api_audit_verify },
 	{ "POST", "/v1/agent/enroll", ACCESS_ENROLL, ROLE_NONE, api_agent_enroll },
@@ -166,6 +167,15 @@ json_add_num_col(cJSON *obj, const char *key, sqlite3_stmt *st, int i)
 		(void)cJSON_AddNullToObject(obj, key);
 	else
 		(void)cJSON_AddNumberToObject(obj, key, sqlite3_column_double(st, i));
+}
+
+void
+json_add_time_ms(cJSON *obj, const char *key, int64_t t)
+{
+	char buf[GD_TIME_MS_LEN];
+
+	gd_format_time_ms(t, buf);
+	(void)cJSON_AddStringToObject(obj, key, buf);
 }
 
 void

@@ -29,6 +29,8 @@ int api_run_halt(struct req *q, struct reply *r);
 int api_halt_all(struct req *q, struct reply *r);
 int api_halt_clear(struct req *q, struct reply *r);
 int api_halt_get(struct req *q, struct reply *r);
+/* sched.c: */
+int api_schedule_list(struct req *q, struct reply *r);
 /* timeline.c: */
 int api_run_timeline(struct req *q, struct reply *r);
 /* fleet.c: */
@@ -54,6 +56,8 @@ const char *col_text(sqlite3_stmt *st, int i);
 /* Adds a text or number column to obj, or null when the column is NULL. */
 void json_add_text_col(cJSON *obj, const char *key, sqlite3_stmt *st, int i);
 void json_add_num_col(cJSON *obj, const char *key, sqlite3_stmt *st, int i);
+/* Adds Unix ms t to obj as RFC 3339. */
+void json_add_time_ms(cJSON *obj, const char *key, int64_t t);
 /* Adds a time (Unix ms, or NULL when the column is NULL) to obj as RFC 3339. */
 void json_add_time_col(cJSON *obj, const char *key, sqlite3_stmt *st, int i);
 

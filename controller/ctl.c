@@ -14,7 +14,10 @@
 #include "http.h"
 #include "json.h"
 #include "log.h"
+#include "notify.h"
+#include "parse.h"
 #include "runs.h"
+#include "sched.h"
 
 void
 config_defaults(struct config *cfg)
@@ -26,6 +29,9 @@ config_defaults(struct config *cfg)
 	cfg->poll_max_ms = CTL_POLL_MAX_MS;
 	cfg->tick_ms = 100;
 	cfg->max_connections = 20000;
+	cfg->sched.check_timeout_ms = 5000;
+	cfg->sched.approval_lead_ms = 24ULL * 3600 * 1000;
+	cfg->sched.tick_ms = 1000;
 }
 
 int
@@ -181,6 +187,172 @@ config_ssh_hosts(struct jctx *jc, const cJSON *root, struct config *cfg)
 	cfg->nssh_hosts = i;
 }
 
+/* An http or https URL, checked by the same parser as a playbook's. */
+static void
+config_url(struct jctx *jc, const cJSON *o, const char *key, bool required, char *dst,
+    size_t len)
+{
+	const char *v, *why;
+
+	if (!j_string(jc, o, key, required, len - 1, &v) || v == NULL)
+		return;
+	if (url_check(v, &why) < 0)
+		j_error(jc, key, "%s", why);
+	(void)snprintf(dst, len, "%s", v);
+}
+
+/* "notify": [{"name", "url", "format": "json"|"slack", "events": [...]}]. */
+static void
+config_webhooks(struct jctx *jc, const cJSON *root, struct config *cfg)
+{
+	static const char *const keys[] = { "name", "url", "format", "events", NULL };
+	const cJSON *arr, *e;
+	size_t n = 0, i = 0, old;
+
+	arr = j_array(jc, root, "notify", false, 0, CTL_MAX_WEBHOOKS, &n);
+	if (arr == NULL || n == 0)
+		return;
+	if ((cfg->webhooks = gd_calloc(n, sizeof(*cfg->webhooks))) == NULL) {
+		jc->oom = true;
+		return;
+	}
+	old = jpath_push_key(jc, "notify");
+	cJSON_ArrayForEach(e, arr) {
+		struct webhook *w = &cfg->webhooks[i];
+		size_t o2 = jpath_push_index(jc, i++);
+		const char *v;
+		size_t nev = 0;
+		const cJSON *evs, *ev;
+
+		w->events = (1U << NOTIFY_EVENT_MAX) - 1;
+		if (j_object(jc, e, keys)) {
+			if (j_string(jc, e, "name", true, sizeof(w->name) - 1, &v) && v != NULL) {
+				if (v[0] == '\0' || strspn(v, "abcdefghijklmnopqrstuvwxyz"
+				    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != strlen(v))
+					j_error(jc, "name", "%s is not a name of [A-Za-z0-9_.-]",
+					    j_quote(v));
+				(void)snprintf(w->name, sizeof(w->name), "%s", v);
+			}
+			config_url(jc, e, "url", true, w->url, sizeof(w->url));
+			if (j_string(jc, e, "format", false, 16, &v) && v != NULL) {
+				if (strcmp(v, "slack") == 0)
+					w->slack = true;
+				else if (strcmp(v, "json") != 0)
+					j_error(jc, "format", "%s is not json or slack", j_quote(v));
+			}
+			evs = j_array(jc, e, "events", false, 1, NOTIFY_EVENT_MAX, &nev);
+			if (evs != NULL) {
+				size_t o3 = jpath_push_key(jc, "events"), k = 0;
+
+				w->events = 0;
+				cJSON_ArrayForEach(ev, evs) {
+					size_t o4 = jpath_push_index(jc, k++);
+					int m = NOTIFY_EVENT_MAX;
+
+					for (int x = 0; x < NOTIFY_EVENT_MAX && cJSON_IsString(ev); x++)
+						if (strcmp(ev->valuestring, notify_event_name(
+						    (enum notify_event)x)) == 0)
+							m = x;
+					if (m == NOTIFY_EVENT_MAX)
+						j_error(jc, NULL, "not an event (scheduled, "
+						    "awaiting_approval, started, aborted, completed, "
+						    "failed, halted)");
+					else
+						w->events |= 1U << m;
+					jpath_pop(jc, o4);
+				}
+				jpath_pop(jc, o3);
+			}
+			for (size_t k = 0; k + 1 < i; k++)
+				if (strcmp(cfg->webhooks[k].name, w->name) == 0)
+					j_error(jc, "name", "%s is used twice", j_quote(w->name));
+		}
+		jpath_pop(jc, o2);
+	}
+	jpath_pop(jc, old);
+	cfg->nwebhooks = i;
+}
+
+/* "scheduler": {"alertmanager": {...}, "error_budget": {...}, "approval_lead", "tick"}. */
+static void
+config_scheduler(struct jctx *jc, const cJSON *root, struct config *cfg)
+{
+	static const char *const keys[] = { "alertmanager", "error_budget", "approval_lead",
+	    "tick", "timeout", NULL };
+	static const char *const am_keys[] = { "urls", "matchers", NULL };
+	static const char *const eb_keys[] = { "url", "query", "min", NULL };
+	struct sched_config *s = &cfg->sched;
+	const cJSON *o = j_get(root, "scheduler"), *am, *eb, *arr, *e;
+	size_t old, n, k;
+	const char *v;
+
+	if (o == NULL)
+		return;
+	old = jpath_push_key(jc, "scheduler");
+	if (!j_object(jc, o, keys))
+		goto out;
+	(void)j_duration(jc, o, "approval_lead", false, 60000, 30ULL * 24 * 3600 * 1000,
+	    &s->approval_lead_ms);
+	(void)j_duration(jc, o, "tick", false, 100, 60000, &s->tick_ms);
+	(void)j_duration(jc, o, "timeout", false, 100, 60000, &s->check_timeout_ms);
+	if ((am = j_get(o, "alertmanager")) != NULL) {
+		size_t o2 = jpath_push_key(jc, "alertmanager");
+
+		if (j_object(jc, am, am_keys)) {
+			arr = j_array(jc, am, "urls", true, 1, CTL_MAX_ALERTMANAGERS, &n);
+			k = 0;
+			cJSON_ArrayForEach(e, arr) {
+				size_t o3 = jpath_push_key(jc, "urls"), o4 = jpath_push_index(jc, k);
+				const char *why;
+
+				if (!cJSON_IsString(e) || strlen(e->valuestring) >= GD_MAX_URL_BYTES ||
+				    url_check(e->valuestring, &why) < 0)
+					j_error(jc, NULL, "must be an http or https URL");
+				else
+					(void)snprintf(s->alertmanagers[k], GD_MAX_URL_BYTES, "%s",
+					    e->valuestring);
+				jpath_pop(jc, o4);
+				jpath_pop(jc, o3);
+				k++;
+			}
+			s->nalertmanagers = k;
+			arr = j_array(jc, am, "matchers", false, 1, CTL_MAX_MATCHERS, &n);
+			k = 0;
+			cJSON_ArrayForEach(e, arr) {
+				size_t o3 = jpath_push_key(jc, "matchers"), o4 = jpath_push_index(jc, k);
+
+				if (!cJSON_IsString(e) || e->valuestring[0] == '\0' ||
+				    strlen(e->valuestring) >= sizeof(s->matchers[0]) ||
+				    strpbrk(e->valuestring, "\n\r") != NULL)
+					j_error(jc, NULL, "must be an Alertmanager matcher such as "
+					    "severity=\"critical\"");
+				else
+					(void)snprintf(s->matchers[k], sizeof(s->matchers[0]), "%s",
+					    e->valuestring);
+				jpath_pop(jc, o4);
+				jpath_pop(jc, o3);
+				k++;
+			}
+			s->nmatchers = k;
+		}
+		jpath_pop(jc, o2);
+	}
+	if ((eb = j_get(o, "error_budget")) != NULL) {
+		size_t o2 = jpath_push_key(jc, "error_budget");
+
+		if (j_object(jc, eb, eb_keys)) {
+			config_url(jc, eb, "url", true, s->budget_url, sizeof(s->budget_url));
+			if (j_string(jc, eb, "query", true, sizeof(s->budget_query) - 1, &v) &&
+			    v != NULL)
+				(void)snprintf(s->budget_query, sizeof(s->budget_query), "%s", v);
+			(void)j_number(jc, eb, "min", false, -1e300, 1e300, &s->budget_min);
+		}
+		jpath_pop(jc, o2);
+	}
+out:
+	jpath_pop(jc, old);
+}
+
 const struct ssh_host *
 config_ssh_host(const struct config *cfg, const char *host)
 {
@@ -194,7 +366,7 @@ int
 config_load(struct config *cfg, const char *path, char *why, size_t whylen)
 {
 	static const char *const keys[] = { "state_dir", "listen", "tls_cert", "tls_key",
-	    "poll_wait", "ssh_hosts", NULL };
+	    "poll_wait", "ssh_hosts", "notify", "scheduler", NULL };
 	static char buf[1024 * 1024];	/* Called once, at start. */
 	char listen[128] = "";
 	struct gd_err err;
@@ -223,6 +395,8 @@ config_load(struct config *cfg, const char *path, char *why, size_t whylen)
 		    wait > 0)
 			cfg->poll_max_ms = wait;
 		config_ssh_hosts(&jc, root, cfg);
+		config_webhooks(&jc, root, cfg);
+		config_scheduler(&jc, root, cfg);
 	}
 	cJSON_Delete(root);
 	if (err.n > 0)
@@ -265,6 +439,14 @@ ctl_start(struct ctl *c, const struct config *cfg, char *why, size_t whylen)
 		(void)snprintf(why, whylen, "cannot start SSH dispatch: %s", strerror(-r));
 		goto fail;
 	}
+	if ((r = notify_start(c)) < 0) {
+		(void)snprintf(why, whylen, "cannot start notifications: %s", strerror(-r));
+		goto fail;
+	}
+	if ((r = sched_start(c)) < 0) {
+		(void)snprintf(why, whylen, "cannot start the scheduler: %s", strerror(-r));
+		goto fail;
+	}
 	if ((r = http_start(c, why, whylen)) < 0)
 		goto fail;
 	return 0;
@@ -276,10 +458,17 @@ fail:
 void
 ctl_stop(struct ctl *c)
 {
+	/* Every thread stops before any of them is freed: they kick one another. */
 	http_stop(c);
+	sched_stop(c);
 	dispatch_stop(c);
 	guard_stop(c);
 	engine_stop(c);
+	notify_stop(c);
+	sched_free(c);
+	dispatch_free(c);
+	guard_free(c);
+	notify_free(c);
 	store_close(c->store);
 	c->store = NULL;
 	(void)pthread_cond_destroy(&c->wake);

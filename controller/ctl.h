@@ -45,6 +45,32 @@ struct ssh_host {
 	bool dispatch;			/* A target reached over SSH (default); else rescue only. */
 };
 
+#define CTL_MAX_WEBHOOKS	16
+#define CTL_MAX_ALERTMANAGERS	4
+#define CTL_MAX_MATCHERS	8
+
+/* A webhook of the config's "notify" (notify.h). */
+struct webhook {
+	char name[64];			/* How logs and the outbox name it (the URL is secret). */
+	char url[GD_MAX_URL_BYTES];
+	bool slack;			/* "format": "slack"; else the generic JSON. */
+	unsigned events;		/* 1 << enum notify_event; every event by default. */
+};
+
+/* The scheduler's checks before a scheduled start (config "scheduler", sched.h). */
+struct sched_config {
+	char alertmanagers[CTL_MAX_ALERTMANAGERS][GD_MAX_URL_BYTES];
+	size_t nalertmanagers;
+	char matchers[CTL_MAX_MATCHERS][256];	/* Alertmanager filters: severity="critical". */
+	size_t nmatchers;
+	char budget_url[GD_MAX_URL_BYTES];	/* "" = no error-budget gate. */
+	char budget_query[4096];
+	double budget_min;		/* The query's value must be at least this. */
+	uint64_t check_timeout_ms;	/* Each Alertmanager or Prometheus request. */
+	uint64_t approval_lead_ms;	/* Runs needing approval are created this early. */
+	uint64_t tick_ms;		/* How often schedules are looked at. */
+};
+
 struct config {
 	char state_dir[GD_MAX_PATH_BYTES];
 	char listen_addr[64];
@@ -55,11 +81,16 @@ struct config {
 	unsigned max_connections;	/* Open connections, long-polls included. */
 	struct ssh_host *ssh_hosts;	/* config_load() allocates; lives as long as the process. */
 	size_t nssh_hosts;
+	struct webhook *webhooks;	/* Likewise. */
+	size_t nwebhooks;
+	struct sched_config sched;
 };
 
 struct waiter;
 struct guard;
 struct dispatch;
+struct notify;
+struct sched;
 
 struct ctl {
 	struct config cfg;
@@ -71,6 +102,8 @@ struct ctl {
 	bool engine_started;
 	struct guard *guard;		/* The SLA guard's thread (guard.h). */
 	struct dispatch *dispatch;	/* SSH dispatch and rescue (dispatch.h). */
+	struct notify *notify;		/* Webhooks (notify.h); NULL without any. */
+	struct sched *sched;		/* Scheduled starts (sched.h). */
 	int64_t lost_checked;		/* Engine only: when silent agents were last looked for. */
 	pthread_mutex_t wlock;		/* Guards the waiters and the flags below. */
 	pthread_cond_t wake;		/* Signals the engine. */

@@ -519,18 +519,33 @@ dispatch_stop(struct ctl *c)
 {
 	struct dispatch *d = c->dispatch;
 
+	bool was;
+
 	if (d == NULL)
 		return;
 	(void)pthread_mutex_lock(&d->lock);
+	was = d->stop;
 	d->stop = true;
 	(void)pthread_cond_broadcast(&d->cond);
 	(void)pthread_mutex_unlock(&d->lock);
+	if (was)
+		return;
 	(void)pthread_join(d->thread, NULL);
 	/* Workers end within their SSH deadline; their outcome is recorded first. */
 	(void)pthread_mutex_lock(&d->lock);
 	while (d->workers > 0)
 		(void)pthread_cond_wait(&d->cond, &d->lock);
 	(void)pthread_mutex_unlock(&d->lock);
+}
+
+void
+dispatch_free(struct ctl *c)
+{
+	struct dispatch *d = c->dispatch;
+
+	if (d == NULL)
+		return;
+	dispatch_stop(c);
 	(void)pthread_cond_destroy(&d->cond);
 	(void)pthread_mutex_destroy(&d->lock);
 	gd_free(d);

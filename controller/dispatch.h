@@ -28,7 +28,9 @@
 
 /* Registers the ssh_hosts of the config as agents and starts the dispatch thread. */
 int dispatch_start(struct ctl *c);
+/* Stops the thread and waits for the workers; dispatch_kick() stays safe until the free. */
 void dispatch_stop(struct ctl *c);
+void dispatch_free(struct ctl *c);
 /* An order may be waiting for an SSH host: look now. */
 void dispatch_kick(struct ctl *c);
 

@@ -646,11 +646,20 @@ guard_stop(struct ctl *c)
 {
 	struct guard *g = c->guard;
 
-	if (g == NULL)
+	if (g == NULL || atomic_exchange(&g->stop, true))
 		return;
-	atomic_store(&g->stop, true);
 	prober_wakeup(g->pr);
 	(void)pthread_join(g->thread, NULL);
+}
+
+void
+guard_free(struct ctl *c)
+{
+	struct guard *g = c->guard;
+
+	if (g == NULL)
+		return;
+	guard_stop(c);
 	while (g->runs != NULL) {
 		struct watch *w = g->runs;
 

@@ -24,7 +24,9 @@
 #define GUARD_SCAN_MS		250	/* Runs are re-read this often, or when kicked. */
 
 int guard_start(struct ctl *c);
+/* Stops the thread; guard_kick() stays safe until guard_free() (once no thread can kick). */
 void guard_stop(struct ctl *c);
+void guard_free(struct ctl *c);
 /* A run changed state: look at the runs now rather than at the next scan. */
 void guard_kick(struct ctl *c);
 

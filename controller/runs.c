@@ -12,6 +12,7 @@
 #include "guard.h"
 #include "json.h"
 #include "log.h"
+#include "notify.h"
 #include "playbook.h"
 #include "timeline.h"
 #include "timeutil.h"
@@ -266,6 +267,7 @@ run_transition(struct tx *t, const char *id, const char *to, const char *actor,
 	(void)cJSON_AddStringToObject(d, "to", to);
 	(void)cJSON_AddStringToObject(d, "reason", reason);
 	tx_audit(t, actor, "run.state", id, d);
+	notify_enqueue(t, notify_event_of_state(to), id, reason);
 	ctl_wake(t->c, id);
 	guard_kick(t->c);
 	return t->err;
@@ -401,8 +403,22 @@ reply_store_failed(struct reply *r)
 	    "log)");
 }
 
-/* The halt-all flag: true (with who and why in *ret) when new runs are blocked. */
-static bool
+int64_t
+run_not_before(struct ctl *c, const char *id)
+{
+	sqlite3_stmt *st;
+	int64_t v = 0;
+
+	if (prepare(c, "SELECT coalesce(not_before, 0) FROM runs WHERE id = ?", &st) < 0)
+		return 0;
+	(void)sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+bool
 halt_all_in_force(struct ctl *c, cJSON **ret)
 {
 	sqlite3_stmt *st;
@@ -422,6 +438,43 @@ halt_all_in_force(struct ctl *c, cJSON **ret)
 }
 
 int
+run_create(struct tx *t, const struct run_spec *s, char id[RUN_ID_LEN + 1])
+{
+	char now[24], nb[24], dl[24];
+	const char *first;
+	cJSON *d;
+
+	new_id("r-", id, RUN_ID_LEN + 1);
+	(void)snprintf(now, sizeof(now), "%lld", (long long)gd_now_ms());
+	(void)snprintf(nb, sizeof(nb), "%lld", (long long)s->not_before);
+	(void)snprintf(dl, sizeof(dl), "%lld", (long long)s->deadline);
+	if (store_exec(t->c->store, "INSERT INTO runs (id, playbook, revision, environment, "
+	    "state, dry_run, reason, requested_by, created, not_before, deadline) VALUES (?, ?, "
+	    "?, ?, ?, ?, ?, ?, ?, nullif(?, '0'), nullif(?, '0'))", 11, id, s->playbook,
+	    s->revision, s->environment, s->state, s->dry_run ? "1" : "0", s->reason, s->actor,
+	    now, nb, dl) < 0)
+		return t->err = -EIO;
+	if (strcmp(s->state, "awaiting_approval") == 0)
+		first = "requested; waits for a second person with the approver role";
+	else if (strcmp(s->state, "scheduled") == 0)
+		first = "scheduled";
+	else
+		first = "requested";
+	(void)run_event(t, id, "state", NULL, s->actor, first);
+	d = cJSON_CreateObject();
+	(void)cJSON_AddStringToObject(d, "playbook", s->playbook);
+	(void)cJSON_AddStringToObject(d, "revision", s->revision);
+	(void)cJSON_AddStringToObject(d, "reason", s->reason);
+	(void)cJSON_AddBoolToObject(d, "dry_run", s->dry_run);
+	(void)cJSON_AddStringToObject(d, "state", s->state);
+	if (s->not_before > 0)
+		json_add_time_ms(d, "not_before", s->not_before);
+	tx_audit(t, s->actor, "run.start", id, d);
+	notify_enqueue(t, notify_event_of_state(s->state), id, s->reason);
+	return t->err;
+}
+
+int
 api_run_start(struct req *q, struct reply *r)
 {
 	static const char *const keys[] = { "playbook", "reason", "dry_run", NULL };
@@ -430,12 +483,12 @@ api_run_start(struct req *q, struct reply *r)
 	struct jctx jc;
 	struct playbook *pb = NULL;
 	const char *name = NULL, *reason = NULL;
-	char id[RUN_ID_LEN + 1], actor[160], now[24], rev[GD_SHA256_HEX_LEN] = "";
+	char id[RUN_ID_LEN + 1], actor[160], rev[GD_SHA256_HEX_LEN] = "";
 	char *body = NULL;
 	bool dry = false, approval;
 	sqlite3_stmt *st;
 	struct tx t;
-	cJSON *in, *d, *out;
+	cJSON *in, *out;
 
 	if ((in = req_json(q, r, keys)) == NULL)
 		return 0;
@@ -486,24 +539,17 @@ api_run_start(struct req *q, struct reply *r)
 		goto out;
 	}
 	approval = pb->guardrails.require_approval && !dry;
-	new_id("r-", id, sizeof(id));
-	(void)snprintf(now, sizeof(now), "%lld", (long long)gd_now_ms());
-	if (store_exec(c->store, "INSERT INTO runs (id, playbook, revision, environment, state, "
-	    "dry_run, reason, requested_by, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", 9, id,
-	    name, rev, pb_environment_name(pb->environment), approval ? "awaiting_approval" :
-	    "preflight", dry ? "1" : "0", reason, actor, now) < 0) {
-		tx_abort(&t);
-		reply_store_failed(r);
-		goto out;
+	{
+		struct run_spec spec = { .playbook = name, .revision = rev, .environment =
+		    pb_environment_name(pb->environment), .reason = reason, .actor = actor,
+		    .dry_run = dry, .state = approval ? "awaiting_approval" : "preflight" };
+
+		if (run_create(&t, &spec, id) < 0) {
+			tx_abort(&t);
+			reply_store_failed(r);
+			goto out;
+		}
 	}
-	(void)run_event(&t, id, "state", NULL, actor, approval ? "requested; waits for a "
-	    "second person with the approver role" : "requested");
-	d = cJSON_CreateObject();
-	(void)cJSON_AddStringToObject(d, "playbook", name);
-	(void)cJSON_AddStringToObject(d, "revision", rev);
-	(void)cJSON_AddStringToObject(d, "reason", reason);
-	(void)cJSON_AddBoolToObject(d, "dry_run", dry);
-	tx_audit(&t, actor, "run.start", id, d);
 	if (tx_commit(&t) < 0) {
 		reply_store_failed(r);
 		goto out;
@@ -692,7 +738,9 @@ api_run_approve(struct req *q, struct reply *r)
 	(void)cJSON_AddStringToObject(d, "revision", rev);
 	(void)cJSON_AddStringToObject(d, "requested_by", requester);
 	tx_audit(&t, actor, "run.approve", q->arg, d);
-	(void)run_transition(&t, q->arg, "preflight", actor, "approved");
+	/* A run the scheduler made ahead of its window is started by it (sched.h). */
+	(void)run_transition(&t, q->arg, run_not_before(c, q->arg) > 0 ? "scheduled" :
+	    "preflight", actor, "approved");
 	if (tx_commit(&t) < 0) {
 		reply_store_failed(r);
 		goto out;

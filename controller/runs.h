@@ -63,6 +63,25 @@ int run_halt(struct tx *t, const char *id, const char *actor, const char *reason
  * is the one its report recorded). */
 int run_queue_revert(struct tx *t, const char *run, const char *host, int idx);
 
+/* What a new run is (run_create()). */
+struct run_spec {
+	const char *playbook, *revision, *environment, *reason, *actor;
+	bool dry_run;
+	const char *state;		/* preflight, awaiting_approval or scheduled. */
+	int64_t not_before;		/* Unix ms it may start at (0: now). */
+	int64_t deadline;		/* Unix ms past which it is skipped (0: none). */
+};
+
+/*
+ * Inside a transaction: a new run, its first event, its run.start audit row and its
+ * notification.  Returns 0 with its id, or the transaction's error.
+ */
+int run_create(struct tx *t, const struct run_spec *s, char id[RUN_ID_LEN + 1]);
+/* The run's not_before (Unix ms), 0 when none.  Takes no lock. */
+int64_t run_not_before(struct ctl *c, const char *id);
+/* The halt-all flag: true (with who and why in *ret) when new runs are blocked.  No lock. */
+bool halt_all_in_force(struct ctl *c, cJSON **ret);
+
 /* Wakes the polls of every host of run id (their revert orders are waiting).  Takes the
  * store's lock: call it after the commit. */
 void run_wake_hosts(struct ctl *c, const char *id);

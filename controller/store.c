@@ -86,6 +86,20 @@ static const char *const migrations[] = {
 	 * carried: a poll older than that is not the truth about the host any more.
 	 */
 	"ALTER TABLE agents ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;\n",
+	/*
+	 * 3 -> 4: the scheduler (each scheduled playbook's last and next start, persisted
+	 * before it acts), runs created ahead of their window, and the notifications outbox.
+	 */
+	"CREATE TABLE schedules (playbook TEXT PRIMARY KEY, revision TEXT NOT NULL,\n"
+	"  last_start INTEGER, next_start INTEGER, next_end INTEGER, next_run TEXT,\n"
+	"  updated INTEGER NOT NULL);\n"
+	"ALTER TABLE runs ADD COLUMN not_before INTEGER;\n"
+	"ALTER TABLE runs ADD COLUMN deadline INTEGER;\n"
+	"CREATE TABLE outbox (id INTEGER PRIMARY KEY, created INTEGER NOT NULL, run TEXT,\n"
+	"  event TEXT NOT NULL, webhook TEXT NOT NULL, body TEXT NOT NULL,\n"
+	"  attempts INTEGER NOT NULL DEFAULT 0, next_try INTEGER NOT NULL,\n"
+	"  state TEXT NOT NULL DEFAULT 'pending', last_error TEXT);\n"
+	"CREATE INDEX outbox_due ON outbox (state, next_try);\n",
 };
 
 int
