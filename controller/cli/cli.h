@@ -78,6 +78,8 @@ int cli_print_json(const cJSON *v, bool pretty);
  */
 struct table;
 struct table *table_new(size_t ncols, const char *const *header);
+/* Parses a subcommand's only option, --json; returns CLI_OK or CLI_USAGE. */
+int cli_json_flag(const char *what, int argc, char **argv, bool *ret_json);
 void table_add(struct table *t, const char *const *cells);
 int table_print(struct table *t, FILE *f);	/* CLI_OK or CLI_FAILED. */
 struct table *table_free(struct table *t);

@@ -29,27 +29,6 @@
 /* Longest path we build: a route, an id of 64 bytes and a short query. */
 #define PATH_LEN		256
 
-/* Parses a subcommand's only option, --json; returns CLI_OK or CLI_USAGE. */
-static int
-json_flag(const char *what, int argc, char **argv, bool *ret_json)
-{
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
-
-	*ret_json = false;
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-		if (c != 'j')
-			return cli_bad_option(what, c, argv);
-		*ret_json = true;
-	}
-	return CLI_OK;
-}
-
 static int
 run_start(struct cli *cli, int argc, char **argv)
 {
@@ -389,7 +368,7 @@ run_show(struct cli *cli, int argc, char **argv)
 	bool json;
 	int r;
 
-	if ((r = json_flag("run show", argc, argv, &json)) != CLI_OK)
+	if ((r = cli_json_flag("run show", argc, argv, &json)) != CLI_OK)
 		return r;
 	if (argc - optind != 1)
 		return cli_usage_error("usage: gameday run show [--json] ID");
@@ -677,7 +656,7 @@ run_watch(struct cli *cli, int argc, char **argv)
 	struct watch w = { .cli = cli };
 	int r;
 
-	if ((r = json_flag("run watch", argc, argv, &w.json)) != CLI_OK)
+	if ((r = cli_json_flag("run watch", argc, argv, &w.json)) != CLI_OK)
 		return r;
 	if (argc - optind != 1)
 		return cli_usage_error("usage: gameday run watch [--json] ID");

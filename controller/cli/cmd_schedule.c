@@ -11,6 +11,7 @@
 #include "alloc.h"
 #include "calendar.h"
 #include "cli.h"
+#include "client.h"
 #include "err.h"
 #include "limits.h"
 #include "log.h"
@@ -249,13 +250,50 @@ out:
 	return r;
 }
 
+/* gameday schedule list [--json]: the controller's plan (GET /v1/schedules). */
+static int
+schedule_list(struct cli *cli, int argc, char **argv)
+{
+	static const char *const header[] = { "PLAYBOOK", "NEXT-START", "WINDOW-END", "NEXT-RUN",
+	    "LAST-START" };
+	struct table *t;
+	cJSON *reply = NULL;
+	const cJSON *s;
+	bool json;
+	int r;
+
+	if ((r = cli_json_flag("schedule list", argc, argv, &json)) != CLI_OK)
+		return r;
+	if (argc - optind != 0)
+		return cli_usage_error("usage: gameday schedule list [--json]");
+	if ((r = client_get(cli, "/v1/schedules", 0, &reply)) != CLI_OK)
+		return r;
+	if (json) {
+		r = cli_print_json(reply, true);
+	} else if ((t = table_new(5, header)) == NULL) {
+		(void)fputs("gameday: out of memory\n", stderr);
+		r = CLI_FAILED;
+	} else {
+		cJSON_ArrayForEach(s, cli_array(reply, "schedules"))
+			table_add(t, (const char *const[]){ cli_str(s, "playbook"),
+			    cli_str(s, "next_start"), cli_str(s, "next_window_end"),
+			    cli_str(s, "next_run"), cli_str(s, "last_start") });
+		r = table_print(t, stdout);
+		table_free(t);
+	}
+	cJSON_Delete(reply);
+	return r;
+}
+
 int
 cmd_schedule(struct cli *cli, int argc, char **argv)
 {
-	(void)cli;	/* Offline: no controller is asked. */
 	if (argc < 2)
 		return cli_usage_error(PREVIEW_USAGE);
 	if (strcmp(argv[1], "preview") == 0)
-		return schedule_preview(argc - 1, argv + 1);
-	return cli_usage_error("schedule: unknown subcommand '%s' (preview)", log_esc(argv[1]));
+		return schedule_preview(argc - 1, argv + 1);	/* Offline. */
+	if (strcmp(argv[1], "list") == 0)
+		return schedule_list(cli, argc - 1, argv + 1);
+	return cli_usage_error("schedule: unknown subcommand '%s' (preview, list)",
+	    log_esc(argv[1]));
 }

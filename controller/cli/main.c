@@ -43,6 +43,8 @@ usage(FILE *f)
 	    "  schedule preview FILE --from RFC3339 --count N [--seed S] [--json]\n"
 	    "                                    offline: the next N starts (1..1000) of the\n"
 	    "                                    playbook's schedule and their window's end\n"
+	    "  schedule list [--json]            the controller's plan: each scheduled\n"
+	    "                                    playbook's next and last start\n"
 	    "runs:\n"
 	    "  run start NAME [--dry-run] --reason TEXT\n"
 	    "                                    start a run of playbook NAME; prints its id\n"

@@ -4,6 +4,7 @@
  * plain aligned tables.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -319,4 +320,24 @@ table_free(struct table *t)
 	gd_free(t->width);
 	gd_free(t);
 	return NULL;
+}
+
+int
+cli_json_flag(const char *what, int argc, char **argv, bool *ret_json)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	*ret_json = false;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		if (c != 'j')
+			return cli_bad_option(what, c, argv);
+		*ret_json = true;
+	}
+	return CLI_OK;
 }

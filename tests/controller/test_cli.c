@@ -560,6 +560,13 @@ test_runs(void)
 	ASSERT_MATCH(out, "^db1 +0 +cpu\\.burn +revert_failed +.* device or resource busy$");
 	atomic_store(&agent.fail_revert, false);
 
+	TEST_START("schedule list: the controller's plan (no scheduled playbook here)");
+	ASSERT_CLI(viewer, 0, "schedule", "list");
+	ASSERT_MATCH(out, "^PLAYBOOK +NEXT-START +WINDOW-END +NEXT-RUN +LAST-START\n$");
+	ASSERT_CLI(viewer, 0, "schedule", "list", "--json");
+	ASSERT_MATCH(out, "\"schedules\":[[:space:]]*\\[\\]");
+	ASSERT_CLI(viewer, 2, "schedule", "list", "extra");
+
 	TEST_START("agents: host, state, via, last seen, tags, faults");
 	ASSERT_CLI(viewer, 0, "agents");
 	ASSERT_MATCH(out, "^HOST +STATE +VIA +LAST-SEEN +TAGS +FAULTS\ndb1 +ok +poll +"
