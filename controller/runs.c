@@ -449,10 +449,10 @@ run_create(struct tx *t, const struct run_spec *s, char id[RUN_ID_LEN + 1])
 	(void)snprintf(nb, sizeof(nb), "%lld", (long long)s->not_before);
 	(void)snprintf(dl, sizeof(dl), "%lld", (long long)s->deadline);
 	if (store_exec(t->c->store, "INSERT INTO runs (id, playbook, revision, environment, "
-	    "state, dry_run, reason, requested_by, created, not_before, deadline) VALUES (?, ?, "
-	    "?, ?, ?, ?, ?, ?, ?, nullif(?, '0'), nullif(?, '0'))", 11, id, s->playbook,
-	    s->revision, s->environment, s->state, s->dry_run ? "1" : "0", s->reason, s->actor,
-	    now, nb, dl) < 0)
+	    "state, dry_run, reason, requested_by, created, not_before, deadline, risk) VALUES "
+	    "(?, ?, ?, ?, ?, ?, ?, ?, ?, nullif(?, '0'), nullif(?, '0'), ?)", 12, id,
+	    s->playbook, s->revision, s->environment, s->state, s->dry_run ? "1" : "0",
+	    s->reason, s->actor, now, nb, dl, s->risk) < 0)
 		return t->err = -EIO;
 	if (strcmp(s->state, "awaiting_approval") == 0)
 		first = "requested; waits for a second person with the approver role";
@@ -542,7 +542,8 @@ api_run_start(struct req *q, struct reply *r)
 	{
 		struct run_spec spec = { .playbook = name, .revision = rev, .environment =
 		    pb_environment_name(pb->environment), .reason = reason, .actor = actor,
-		    .dry_run = dry, .state = approval ? "awaiting_approval" : "preflight" };
+		    .risk = pb->risk, .dry_run = dry, .state = approval ? "awaiting_approval" :
+		    "preflight" };
 
 		if (run_create(&t, &spec, id) < 0) {
 			tx_abort(&t);

@@ -66,6 +66,7 @@ int run_queue_revert(struct tx *t, const char *run, const char *host, int idx);
 /* What a new run is (run_create()). */
 struct run_spec {
 	const char *playbook, *revision, *environment, *reason, *actor;
+	const char *risk;		/* The playbook's "risk" id, or NULL. */
 	bool dry_run;
 	const char *state;		/* preflight, awaiting_approval or scheduled. */
 	int64_t not_before;		/* Unix ms it may start at (0: now). */

@@ -226,7 +226,8 @@ skip(struct sched *s, struct entry *e, struct plan *p, const char *run, const ch
 {
 	char id[RUN_ID_LEN + 1], reason[1200], state[32];
 	struct run_spec spec = { .playbook = e->name, .revision = e->revision, .environment =
-	    pb_environment_name(e->pb->environment), .actor = SCHED_ACTOR, .state = "scheduled",
+	    pb_environment_name(e->pb->environment), .risk = e->pb->risk,
+	    .actor = SCHED_ACTOR, .state = "scheduled",
 	    .not_before = p->next_start, .deadline = p->next_end };
 	struct tx t;
 
@@ -276,7 +277,8 @@ start(struct sched *s, struct entry *e, struct plan *p, const char *run)
 {
 	char id[RUN_ID_LEN + 1], reason[300], when[GD_TIME_MS_LEN], state[32];
 	struct run_spec spec = { .playbook = e->name, .revision = e->revision, .environment =
-	    pb_environment_name(e->pb->environment), .actor = SCHED_ACTOR, .state = "preflight",
+	    pb_environment_name(e->pb->environment), .risk = e->pb->risk,
+	    .actor = SCHED_ACTOR, .state = "preflight",
 	    .not_before = p->next_start, .deadline = p->next_end };
 	struct tx t;
 
@@ -314,7 +316,8 @@ create_ahead(struct sched *s, struct entry *e, struct plan *p)
 	bool approval = e->pb->guardrails.require_approval;
 	char id[RUN_ID_LEN + 1], reason[300], when[GD_TIME_MS_LEN];
 	struct run_spec spec = { .playbook = e->name, .revision = e->revision, .environment =
-	    pb_environment_name(e->pb->environment), .actor = SCHED_ACTOR, .state = approval ?
+	    pb_environment_name(e->pb->environment), .risk = e->pb->risk,
+	    .actor = SCHED_ACTOR, .state = approval ?
 	    "awaiting_approval" : "scheduled", .not_before = p->next_start, .deadline =
 	    p->next_end - (int64_t)e->pb->duration_ms };
 	struct tx t;

@@ -100,6 +100,32 @@ static const char *const migrations[] = {
 	"  attempts INTEGER NOT NULL DEFAULT 0, next_try INTEGER NOT NULL,\n"
 	"  state TEXT NOT NULL DEFAULT 'pending', last_error TEXT);\n"
 	"CREATE INDEX outbox_due ON outbox (state, next_try);\n",
+	/*
+	 * 4 -> 5: Game Day practice.  The risk matrix (the book's columns) with the history of
+	 * every change; rehearsals (a run's oncall exercise: page, detection, recovery) and
+	 * their recovery-plan steps; the risk each run exercised.
+	 */
+	"CREATE TABLE risks (id TEXT PRIMARY KEY, system TEXT NOT NULL, owner TEXT NOT NULL,\n"
+	"  description TEXT NOT NULL, identified TEXT NOT NULL, likelihood TEXT NOT NULL,\n"
+	"  severity TEXT NOT NULL, mitigation TEXT NOT NULL DEFAULT '',\n"
+	"  status TEXT NOT NULL DEFAULT '', eta TEXT NOT NULL DEFAULT '',\n"
+	"  monitoring TEXT NOT NULL DEFAULT '', triggered_plan TEXT NOT NULL DEFAULT '',\n"
+	"  comment TEXT NOT NULL DEFAULT '', created INTEGER NOT NULL,\n"
+	"  updated INTEGER NOT NULL, updated_by TEXT NOT NULL);\n"
+	"CREATE TABLE risk_history (seq INTEGER PRIMARY KEY, risk TEXT NOT NULL,\n"
+	"  time INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,\n"
+	"  row TEXT NOT NULL);\n"
+	"CREATE INDEX risk_history_risk ON risk_history (risk, seq);\n"
+	"CREATE TABLE rehearsals (run TEXT PRIMARY KEY REFERENCES runs (id),\n"
+	"  page_url TEXT, detect_within_ms INTEGER NOT NULL,\n"
+	"  recover_within_ms INTEGER NOT NULL, fault_at INTEGER, paged_at INTEGER,\n"
+	"  detected_at INTEGER, detected_by TEXT, recovered_at INTEGER, recovered_by TEXT,\n"
+	"  probe_recovered_at INTEGER, missed INTEGER NOT NULL DEFAULT 0, outcome TEXT);\n"
+	"CREATE TABLE rehearsal_steps (run TEXT NOT NULL REFERENCES runs (id),\n"
+	"  step INTEGER NOT NULL, text TEXT NOT NULL, done_at INTEGER, done_by TEXT,\n"
+	"  PRIMARY KEY (run, step));\n"
+	"ALTER TABLE runs ADD COLUMN risk TEXT;\n"
+	"CREATE INDEX runs_risk ON runs (risk);\n",
 };
 
 int

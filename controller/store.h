@@ -39,7 +39,7 @@ int store_open(struct store **ret, const char *state_dir, char *why, size_t whyl
 void store_close(struct store *s);
 
 /* The current schema version (PRAGMA user_version after migrations). */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 /*
  * Transactions: store_begin() takes the mutex and starts BEGIN IMMEDIATE; store_commit()
