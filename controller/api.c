@@ -37,6 +37,7 @@ static const struct route {
 	{ "GET", "/v1/runs/*/events", ACCESS_USER, ROLE_VIEWER, api_run_events },
 	{ "GET", "/v1/runs/*/timeline", ACCESS_USER, ROLE_VIEWER, api_run_timeline },
 	{ "POST", "/v1/runs/*/approve", ACCESS_USER, ROLE_APPROVER, api_run_approve },
+	{ "POST", "/v1/runs/*/rehearsal", ACCESS_USER, ROLE_OPERATOR, api_rehearsal_post },
 	/* Any authenticated user may halt (DESIGN §4). */
 	{ "POST", "/v1/runs/*/halt", ACCESS_USER, ROLE_VIEWER, api_run_halt },
 	{ "POST", "/v1/halt", ACCESS_USER, ROLE_VIEWER, api_halt_all },
@@ -196,69 +197,6 @@ api_healthz(struct req *q, struct reply *r)
 {
 	(void)q;
 	reply_text(r, 200, "application/json", gd_strdup("{\"ok\":true}"));
-	return 0;
-}
-
-/* One "SELECT k, count(*) ... GROUP BY k" as metric lines with label name. */
-static void
-metric_groups(struct store *s, struct strbuf *b, const char *metric, const char *label,
-    const char *sql)
-{
-	sqlite3_stmt *st;
-
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		(void)store_fail(s, metric);
-		return;
-	}
-	while (sqlite3_step(st) == SQLITE_ROW)
-		strbuf_addf(b, "%s{%s=\"%s\"} %lld\n", metric, label, col_text(st, 0),
-		    (long long)sqlite3_column_int64(st, 1));
-	sqlite3_finalize(st);
-}
-
-int
-api_metrics(struct req *q, struct reply *r)
-{
-	struct ctl *c = q->c;
-	struct strbuf b = { .max = 1 << 20 };
-	uint64_t requests, answered, delivered;
-	size_t waiting;
-	char *text;
-
-	(void)pthread_mutex_lock(&c->wlock);
-	requests = c->requests;
-	answered = c->polls_answered;
-	delivered = c->orders_delivered;
-	waiting = c->nwaiters;
-	(void)pthread_mutex_unlock(&c->wlock);
-	strbuf_addf(&b, "# HELP gameday_runs Runs by state.\n# TYPE gameday_runs gauge\n");
-	(void)pthread_mutex_lock(&c->store->lock);
-	metric_groups(c->store, &b, "gameday_runs", "state",
-	    "SELECT state, count(*) FROM runs GROUP BY state");
-	strbuf_addf(&b, "# HELP gameday_agents Enrolled agents by state.\n"
-	    "# TYPE gameday_agents gauge\n");
-	metric_groups(c->store, &b, "gameday_agents", "state",
-	    "SELECT state, count(*) FROM agents GROUP BY state");
-	strbuf_addf(&b, "# HELP gameday_audit_rows Rows in the audit log.\n"
-	    "# TYPE gameday_audit_rows gauge\n");
-	metric_groups(c->store, &b, "gameday_audit_rows", "log",
-	    "SELECT 'main', count(*) FROM audit");
-	(void)pthread_mutex_unlock(&c->store->lock);
-	strbuf_addf(&b, "# HELP gameday_http_requests_total Requests received.\n"
-	    "# TYPE gameday_http_requests_total counter\ngameday_http_requests_total %llu\n"
-	    "# HELP gameday_polls_waiting Agent and watch long-polls held open.\n"
-	    "# TYPE gameday_polls_waiting gauge\ngameday_polls_waiting %zu\n"
-	    "# HELP gameday_polls_answered_total Agent polls answered.\n"
-	    "# TYPE gameday_polls_answered_total counter\ngameday_polls_answered_total %llu\n"
-	    "# HELP gameday_orders_delivered_total Orders handed to agents.\n"
-	    "# TYPE gameday_orders_delivered_total counter\n"
-	    "gameday_orders_delivered_total %llu\n", (unsigned long long)requests, waiting,
-	    (unsigned long long)answered, (unsigned long long)delivered);
-	if (strbuf_finish(&b, &text) < 0) {
-		reply_error(r, 500, "internal", "out of memory");
-		return 0;
-	}
-	reply_text(r, 200, "text/plain; version=0.0.4", text);
 	return 0;
 }
 

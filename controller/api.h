@@ -29,6 +29,8 @@ int api_run_halt(struct req *q, struct reply *r);
 int api_halt_all(struct req *q, struct reply *r);
 int api_halt_clear(struct req *q, struct reply *r);
 int api_halt_get(struct req *q, struct reply *r);
+/* rehearsal.c: */
+int api_rehearsal_post(struct req *q, struct reply *r);
 /* sched.c: */
 int api_schedule_list(struct req *q, struct reply *r);
 /* timeline.c: */

@@ -15,6 +15,7 @@
 #include "api.h"
 #include "log.h"
 #include "playbook.h"
+#include "rehearsal.h"
 #include "runs.h"
 #include "targets.h"
 #include "timeutil.h"
@@ -426,9 +427,17 @@ step(struct ctl *c, const struct run_row *run)
 			    "'aborted') WHERE id = ?", 1, run->id);
 			(void)run_transition(&t, run->id, "rolling_back", ACTOR, why);
 		} else if (n[APPLIED] == n[ALL] && n[ALL] > 0) {
+			struct playbook *pb = NULL;
+			cJSON *faults = NULL;
+
 			(void)snprintf(why, sizeof(why), "%lld faults applied and verified",
 			    (long long)n[ALL]);
 			(void)run_transition(&t, run->id, "running", ACTOR, why);
+			/* A rehearsal begins when the faults are in place: the oncall is paged. */
+			if (load_playbook(c, run, &pb, &faults) == 0)
+				rehearsal_begin(&t, run->id, pb);
+			cJSON_Delete(faults);
+			playbook_free(pb);
 		} else if (n[PENDING] + n[APPLIED] < n[ALL]) {
 			/* Applied, then gone from its host's journal before the run ran. */
 			(void)store_exec(c->store, "UPDATE runs SET end_state = coalesce(end_state, "
@@ -438,7 +447,9 @@ step(struct ctl *c, const struct run_row *run)
 			    "operator)");
 		}
 	} else if (strcmp(run->state, "running") == 0) {
-		if (now >= run->ends) {
+		if (rehearsal_check_missed(&t, run->id, now)) {
+			;	/* Past recover_within: rolling back, the rehearsal missed. */
+		} else if (now >= run->ends) {
 			(void)store_exec(c->store, "UPDATE runs SET end_state = coalesce(end_state, "
 			    "'completed') WHERE id = ?", 1, run->id);
 			(void)run_transition(&t, run->id, "rolling_back", ACTOR, "the run's "

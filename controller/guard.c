@@ -15,6 +15,7 @@
 #include "log.h"
 #include "playbook.h"
 #include "probe.h"
+#include "rehearsal.h"
 #include "runs.h"
 #include "sla.h"
 #include "timeutil.h"
@@ -53,6 +54,9 @@ struct watch {
 	uint64_t window_ms;		/* The longest SLA window. */
 	enum decision decision;		/* Taken, or waiting to be committed. */
 	bool committed;
+	bool rh_breached;		/* A rehearsal: an SLA breached while running. */
+	int64_t rh_recovered_at;	/* ... and then all held again (0: not yet). */
+	bool rh_written;
 	char why[768];
 	cJSON *details;			/* The decision's audit details. */
 };
@@ -357,7 +361,8 @@ evaluate(struct guard *g, struct watch *w, size_t k, const struct probe_result *
 			(void)cJSON_AddStringToObject(w->details, "reason", reason);
 		w->decision = DECIDE_PREFLIGHT_FAIL;
 	} else if ((strcmp(w->state, "injecting") == 0 || strcmp(w->state, "running") == 0) &&
-	    gs->streak >= w->pb->guardrails.breaches_to_abort) {
+	    gs->streak >= w->pb->guardrails.breaches_to_abort && !w->pb->has_rehearsal) {
+		/* A rehearsal's breaches are the exercise: recover_within bounds it instead. */
 		decide_abort(w, k, now);
 	}
 }
@@ -379,6 +384,27 @@ check_steady(struct watch *w, int64_t now)
 	w->details = cJSON_CreateObject();
 	(void)cJSON_AddNumberToObject(w->details, "window_ms", (double)w->window_ms);
 	w->decision = DECIDE_STEADY;
+}
+
+/*
+ * A rehearsal: the first moment every SLA holds again after a breach while the faults are
+ * in place is the time to recover as the probes see it (rehearsal.h).
+ */
+static void
+check_recovered(struct watch *w, int64_t now)
+{
+	bool all = w->pb->nslas > 0;
+
+	if (!w->pb->has_rehearsal || strcmp(w->state, "running") != 0 || w->rh_recovered_at != 0)
+		return;
+	for (size_t k = 0; k < w->pb->nslas; k++) {
+		if (w->slas[k].streak > 0)
+			w->rh_breached = true;
+		if (!w->slas[k].evaluated || w->slas[k].streak > 0)
+			all = false;
+	}
+	if (w->rh_breached && all)
+		w->rh_recovered_at = now;
 }
 
 static void
@@ -419,6 +445,7 @@ on_result(uint64_t tag, const struct probe_result *res, void *arg)
 		if (w->pb->slas[k].probe == idx)
 			evaluate(g, w, k, res, now);
 	check_steady(w, now);
+	check_recovered(w, now);
 }
 
 /* Starts every probe that is due; returns the milliseconds until the next one is. */
@@ -588,6 +615,23 @@ commit_decision(struct guard *g, struct watch *w)
 	ctl_kick(c);
 }
 
+/* A rehearsal's time to recover from the probes, with an event saying so. */
+static void
+commit_recovered(struct guard *g, struct watch *w)
+{
+	char why[200];
+	struct tx t;
+
+	if (tx_begin(g->c, &t) < 0)
+		return;
+	rehearsal_probe_recovered(&t, w->run, w->rh_recovered_at);
+	(void)snprintf(why, sizeof(why), "rehearsal: every SLA holds again (time to recover as "
+	    "the probes see it)");
+	(void)run_event(&t, w->run, "note", NULL, GUARD_ACTOR, why);
+	if (tx_commit(&t) == 0)
+		w->rh_written = true;
+}
+
 static void *
 guard_main(void *arg)
 {
@@ -606,9 +650,12 @@ guard_main(void *arg)
 			wait = GUARD_SCAN_MS;
 		(void)prober_run(g->pr, (int)(wait > 0 ? wait : 0), on_result, g);
 		flush(g);
-		for (struct watch *w = g->runs; w != NULL; w = w->next)
+		for (struct watch *w = g->runs; w != NULL; w = w->next) {
 			if (w->decision != DECIDE_NONE && !w->committed)
 				commit_decision(g, w);
+			if (w->rh_recovered_at != 0 && !w->rh_written)
+				commit_recovered(g, w);
+		}
 	}
 	return NULL;
 }

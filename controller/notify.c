@@ -14,6 +14,7 @@
 #include "api.h"
 #include "log.h"
 #include "notify.h"
+#include "rehearsal.h"
 #include "runs.h"
 #include "timeutil.h"
 
@@ -200,29 +201,74 @@ backoff_ms(int n)
 	return ms < NOTIFY_BACKOFF_MAX_MS ? ms : NOTIFY_BACKOFF_MAX_MS;
 }
 
+struct outrow {
+	int64_t id;
+	int attempts;
+	char webhook[64], event[32], run[32];
+	char *body;
+};
+
+/* Sends one outbox row and writes its outcome back. */
+static void
+send_one(struct ctl *c, const struct outrow *row)
+{
+	const struct webhook *w = find_webhook(&c->cfg, row->webhook);
+	struct webhook page = { .events = ~0U };
+	char why[256] = "the webhook is no longer configured", sid[24], snext[24], snow[24];
+	char sattempts[16];
+	int r, attempts = row->attempts + 1;
+	const char *state;
+
+	if (strcmp(row->webhook, REHEARSAL_WEBHOOK) == 0) {
+		/* A rehearsal's page goes to the playbook's own URL. */
+		(void)pthread_mutex_lock(&c->store->lock);
+		rehearsal_page_url(c, row->run, page.url, sizeof(page.url));
+		(void)pthread_mutex_unlock(&c->store->lock);
+		(void)snprintf(page.name, sizeof(page.name), "%s", REHEARSAL_WEBHOOK);
+		w = page.url[0] != '\0' ? &page : NULL;
+	}
+	r = w != NULL ? post(w, row->body, why, sizeof(why)) : -ENOENT;
+	state = r == 0 ? "sent" : (r == -ENOENT || attempts >= NOTIFY_MAX_ATTEMPTS) ?
+	    "given_up" : "pending";
+	if (r < 0)
+		log_warnx("notify: webhook %s, event %s: %s (attempt %d%s)", row->webhook,
+		    row->event, why, attempts, strcmp(state, "given_up") == 0 ? ", giving up" :
+		    "");
+	(void)snprintf(sid, sizeof(sid), "%lld", (long long)row->id);
+	(void)snprintf(snow, sizeof(snow), "%lld", (long long)gd_now_ms());
+	(void)snprintf(snext, sizeof(snext), "%lld", (long long)(gd_now_ms() +
+	    backoff_ms(attempts)));
+	(void)snprintf(sattempts, sizeof(sattempts), "%d", attempts);
+	if (store_begin_light(c->store) < 0)
+		return;
+	(void)store_exec(c->store, "UPDATE outbox SET state = ?, attempts = ?, next_try = ?, "
+	    "last_error = ? WHERE id = ?", 5, state, sattempts, snext, r == 0 ? NULL : why, sid);
+	if (r == 0 && strcmp(row->event, "page") == 0)
+		(void)store_exec(c->store, "UPDATE rehearsals SET paged_at = coalesce(paged_at, ?) "
+		    "WHERE run = ?", 2, snow, row->run);
+	(void)store_commit(c->store);
+}
+
 /* One round: the rows due, each sent once, the outcome written back. */
 static void
 send_due(struct notify *n)
 {
 	struct ctl *c = n->c;
-	struct row {
-		int64_t id;
-		int attempts;
-		char webhook[64], event[32];
-		char *body;
-	} v[NOTIFY_BATCH];
+	struct outrow v[NOTIFY_BATCH];
 	size_t k = 0;
 	sqlite3_stmt *st;
 
 	(void)pthread_mutex_lock(&c->store->lock);
-	if (store_prepare(c->store, "SELECT id, attempts, webhook, event, body FROM outbox WHERE "
-	    "state = 'pending' AND next_try <= ? ORDER BY id LIMIT 16", &st) == 0) {
+	if (store_prepare(c->store, "SELECT id, attempts, webhook, event, body, coalesce(run, '') "
+	    "FROM outbox WHERE state = 'pending' AND next_try <= ? ORDER BY id LIMIT 16",
+	    &st) == 0) {
 		(void)sqlite3_bind_int64(st, 1, gd_now_ms());
 		while (k < NOTIFY_BATCH && sqlite3_step(st) == SQLITE_ROW) {
 			v[k].id = sqlite3_column_int64(st, 0);
 			v[k].attempts = sqlite3_column_int(st, 1);
 			(void)snprintf(v[k].webhook, sizeof(v[k].webhook), "%s", col_text(st, 2));
 			(void)snprintf(v[k].event, sizeof(v[k].event), "%s", col_text(st, 3));
+			(void)snprintf(v[k].run, sizeof(v[k].run), "%s", col_text(st, 5));
 			if ((v[k].body = gd_strdup(col_text(st, 4))) != NULL)
 				k++;
 		}
@@ -230,28 +276,7 @@ send_due(struct notify *n)
 	}
 	(void)pthread_mutex_unlock(&c->store->lock);
 	for (size_t i = 0; i < k; i++) {
-		const struct webhook *w = find_webhook(&c->cfg, v[i].webhook);
-		char why[256] = "the webhook is no longer configured", sid[24], snext[24];
-		char sattempts[16];
-		int r = w != NULL ? post(w, v[i].body, why, sizeof(why)) : -ENOENT;
-		int attempts = v[i].attempts + 1;
-		const char *state = r == 0 ? "sent" : (r == -ENOENT ||
-		    attempts >= NOTIFY_MAX_ATTEMPTS) ? "given_up" : "pending";
-
-		if (r < 0)
-			log_warnx("notify: webhook %s, event %s: %s (attempt %d%s)", v[i].webhook,
-			    v[i].event, why, attempts, strcmp(state, "given_up") == 0 ?
-			    ", giving up" : "");
-		(void)snprintf(sid, sizeof(sid), "%lld", (long long)v[i].id);
-		(void)snprintf(snext, sizeof(snext), "%lld", (long long)(gd_now_ms() +
-		    backoff_ms(attempts)));
-		(void)snprintf(sattempts, sizeof(sattempts), "%d", attempts);
-		if (store_begin_light(c->store) == 0) {
-			(void)store_exec(c->store, "UPDATE outbox SET state = ?, attempts = ?, "
-			    "next_try = ?, last_error = ? WHERE id = ?", 5, state, sattempts, snext,
-			    r == 0 ? NULL : why, sid);
-			(void)store_commit(c->store);
-		}
+		send_one(c, &v[i]);
 		gd_free(v[i].body);
 	}
 }
@@ -289,8 +314,7 @@ notify_start(struct ctl *c)
 	struct notify *n;
 	int r;
 
-	if (c->cfg.nwebhooks == 0)
-		return 0;
+	/* Even with no webhook configured: rehearsals page their playbook's own URL. */
 	if ((n = gd_calloc(1, sizeof(*n))) == NULL)
 		return -ENOMEM;
 	n->c = c;

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "notify.h"
 #include "playbook.h"
+#include "rehearsal.h"
 #include "timeline.h"
 #include "timeutil.h"
 
@@ -604,8 +605,13 @@ api_run_get(struct req *q, struct reply *r)
 
 	(void)pthread_mutex_lock(&q->c->store->lock);
 	o = run_json(q->c, q->arg, true);
-	if (o != NULL)
+	if (o != NULL) {
+		cJSON *rh = rehearsal_json(q->c, q->arg);
+
 		(void)cJSON_AddItemToObject(o, "steady_state", timeline_summary_json(q->c, q->arg));
+		if (rh != NULL)
+			(void)cJSON_AddItemToObject(o, "rehearsal", rh);
+	}
 	(void)pthread_mutex_unlock(&q->c->store->lock);
 	if (o == NULL)
 		reply_error(r, 404, "not_found", "no run '%s'", log_esc(q->arg));

@@ -26,6 +26,7 @@ struct cli {
 
 int cmd_playbook(struct cli *cli, int argc, char **argv);
 int cmd_run(struct cli *cli, int argc, char **argv);
+int cmd_rehearsal(struct cli *cli, int argc, char **argv);
 int cmd_halt(struct cli *cli, int argc, char **argv);
 int cmd_agents(struct cli *cli, int argc, char **argv);
 int cmd_audit(struct cli *cli, int argc, char **argv);

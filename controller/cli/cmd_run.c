@@ -294,6 +294,37 @@ steady_state_text(struct strbuf *b, const cJSON *ss, const char *indent)
 		    cli_num(f, "abort_to_reverted_ms", num));
 }
 
+/* A rehearsal's figures against its targets (docs/api.md "rehearsal"). */
+static void
+rehearsal_text(struct strbuf *b, const cJSON *rh)
+{
+	static const struct { const char *label, *key, *target; } rows[] = {
+		{ "time to detect", "time_to_detect_ms", "detect_within_ms" },
+		{ "time to recover", "time_to_recover_ms", "recover_within_ms" },
+		{ "time to recover (probes)", "time_to_recover_probes_ms", "recover_within_ms" },
+	};
+	char num[CLI_NUM_LEN], tgt[CLI_NUM_LEN], *t;
+	const cJSON *s;
+
+	if (!cJSON_IsObject(rh))
+		return;
+	strbuf_addf(b, "rehearsal: %s\n", cJSON_IsTrue(cli_get(rh, "missed")) ? "MISSED" :
+	    cJSON_IsString(cli_get(rh, "outcome")) ? cli_str(rh, "outcome") : "in progress");
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		strbuf_addf(b, "  %s: %s ms (target %s ms)\n", rows[i].label,
+		    cli_num(rh, rows[i].key, num), cli_num(rh, rows[i].target, tgt));
+	cJSON_ArrayForEach(s, cli_array(rh, "steps")) {
+		if ((t = cli_esc_dup(cli_str(s, "text"), NULL)) == NULL) {
+			b->r = -ENOMEM;
+			return;
+		}
+		strbuf_addf(b, "  step %s: %s (", cli_num(s, "step", num), t);
+		strbuf_addf(b, "%s)\n", cJSON_IsString(cli_get(s, "done_at")) ?
+		    cli_str(s, "done_at") : "not done");
+		gd_free(t);
+	}
+}
+
 /* The human form of a run object (docs/api.md "run"). */
 static int
 show_run(const cJSON *run)
@@ -321,6 +352,7 @@ show_run(const cJSON *run)
 		char *text;
 
 		steady_state_text(&b, cli_get(run, "steady_state"), "");
+		rehearsal_text(&b, cli_get(run, "rehearsal"));
 		if (strbuf_finish(&b, &text) == 0) {
 			if (text[0] != '\0')
 				(void)printf("%s\n", text);

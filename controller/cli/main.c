@@ -27,6 +27,7 @@ static const struct {
 	{ "agents", cmd_agents },
 	{ "audit", cmd_audit },
 	{ "schedule", cmd_schedule },
+	{ "rehearsal", cmd_rehearsal },
 };
 
 static void
@@ -58,6 +59,10 @@ usage(FILE *f)
 	    "  halt ID [--reason TEXT]           halt one run (any user)\n"
 	    "  halt --all [--reason TEXT]        halt every run and refuse new ones until cleared\n"
 	    "  halt --clear                      lift a halt --all (admin)\n"
+	    "  rehearsal ack ID --detected|--recovered\n"
+	    "                                    the oncall's acknowledgements; --recovered ends\n"
+	    "                                    the rehearsal (the fault is taken back)\n"
+	    "  rehearsal step ID N               tick recovery-plan step N\n"
 	    "hosts and audit:\n"
 	    "  agents [--json]                   agents: state, last seen, tags, faults, via\n"
 	    "  audit [--since RFC3339] [--json]  the audit log, oldest first\n"
