@@ -13,6 +13,7 @@
 #include "json.h"
 #include "log.h"
 #include "playbook.h"
+#include "sched.h"
 #include "strbuf.h"
 #include "timeutil.h"
 
@@ -280,6 +281,7 @@ api_playbook_apply(struct req *q, struct reply *r)
 		if (api_commit_audited(c, actor, "playbook.apply", pb->name, d) < 0)
 			goto fail;
 		created = true;
+		sched_kick(c);	/* Its schedule is planned now, not at the next tick. */
 	}
 	out = cJSON_CreateObject();
 	(void)cJSON_AddStringToObject(out, "name", pb->name);

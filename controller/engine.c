@@ -281,9 +281,13 @@ preflight(struct ctl *c, const struct run_row *run)
 			(void)snprintf(why, sizeof(why), "target %s is tagged environment="
 			    "production: the run waits for a second person with the approver "
 			    "role", f.hosts[pick[i]]);
-			/* The approval may come hours later: the steady state is checked again. */
-			if (store_exec(c->store, "UPDATE runs SET steady_at = NULL WHERE id = ?", 1,
-			    run->id) < 0)
+			/*
+			 * The approval may come hours later: the steady state is checked again.
+			 * Its start has come (a scheduled run's too): approved, it goes to
+			 * preflight, not back to `scheduled`, which nothing would start.
+			 */
+			if (store_exec(c->store, "UPDATE runs SET steady_at = NULL, not_before = "
+			    "NULL WHERE id = ?", 1, run->id) < 0)
 				t.err = -EIO;
 			(void)run_transition(&t, run->id, "awaiting_approval", ACTOR, why);
 			fleet_free(&f);

@@ -141,7 +141,11 @@ main(int argc, char **argv)
 			(void)snprintf(cfg.state_dir, sizeof(cfg.state_dir), "%s", state_dir);
 		if (listen != NULL && config_set_listen(&cfg, listen, why, sizeof(why)) < 0)
 			usage(why);
-		return serve(&cfg);
+		r = serve(&cfg);
+		/* What config_load() allocated: LeakSanitizer checks every exit. */
+		gd_free(cfg.ssh_hosts);
+		gd_free(cfg.webhooks);
+		return r;
 	}
 	/* Local administration: token create|revoke, enroll-token create. */
 	if (argc < 2 || (strcmp(argv[0], "token") != 0 && strcmp(argv[0], "enroll-token") != 0))

@@ -15,6 +15,7 @@
 #include "notify.h"
 #include "playbook.h"
 #include "rehearsal.h"
+#include "sched.h"
 #include "timeline.h"
 #include "timeutil.h"
 
@@ -753,6 +754,7 @@ api_run_approve(struct req *q, struct reply *r)
 		goto out;
 	}
 	ctl_kick(c);
+	sched_kick(c);	/* An approved run made ahead waits for the scheduler. */
 	(void)pthread_mutex_lock(&c->store->lock);
 	out = run_json(c, q->arg, true);
 	(void)pthread_mutex_unlock(&c->store->lock);
@@ -877,8 +879,14 @@ api_halt_all(struct req *q, struct reply *r)
 	d = cJSON_CreateObject();
 	(void)cJSON_AddStringToObject(d, "reason", reason);
 	tx_audit(&t, actor, "halt.all", "*", d);
+	/*
+	 * Runs the scheduler made ahead for a later window are not stopped: the flag skips
+	 * their start while it is in force, and they keep their window once it is cleared.
+	 */
 	if (prepare(c, "SELECT id FROM runs WHERE state NOT IN ('completed', 'aborted', "
-	    "'failed', 'halted')", &st) == 0) {
+	    "'failed', 'halted') AND NOT (state IN ('scheduled', 'awaiting_approval') AND "
+	    "coalesce(not_before, 0) > ?)", &st) == 0) {
+		(void)sqlite3_bind_int64(st, 1, gd_now_ms());
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			if (n == cap) {
 				void *p = gd_realloc(ids, (cap = cap * 2 + 16) * sizeof(*ids));

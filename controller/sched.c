@@ -28,6 +28,7 @@ struct entry {
 	uint64_t seed;
 	int64_t idle_until;	/* Monotonic ms: no start in sight, do not look before this. */
 	bool seen;
+	bool unplan;		/* No calendar for this revision: drop what was planned. */
 };
 
 struct sched {
@@ -95,6 +96,7 @@ entry_load(struct ctl *c, struct entry *e, const char *name, const char *rev)
 	if (playbook_parse(body, strlen(body), &e->pb, &err) == 0 && e->pb->has_schedule &&
 	    calendar_new(&e->pb->schedule, &e->cal, &why) < 0)
 		log_warnx("scheduler: playbook %s: %s", log_esc(name), why);
+	e->unplan = e->pb != NULL && e->cal == NULL;
 	gd_free(body);
 }
 
@@ -289,8 +291,13 @@ start(struct sched *s, struct entry *e, struct plan *p, const char *run)
 		return;
 	if (run != NULL && run[0] != '\0') {
 		(void)snprintf(id, sizeof(id), "%s", run);
-		if (strcmp(run_state_of(s->c, id, state), "scheduled") == 0)
-			(void)run_transition(&t, id, "preflight", SCHED_ACTOR, reason);
+		/* Halted, or halt --all, since the checks: no start (the next round skips it). */
+		if (strcmp(run_state_of(s->c, id, state), "scheduled") != 0 ||
+		    halt_all_in_force(s->c, NULL)) {
+			tx_abort(&t);
+			return;
+		}
+		(void)run_transition(&t, id, "preflight", SCHED_ACTOR, reason);
 	} else {
 		(void)run_create(&t, &spec, id);
 	}
@@ -336,6 +343,56 @@ create_ahead(struct sched *s, struct entry *e, struct plan *p)
 		p->run[0] = '\0';
 }
 
+/*
+ * A playbook that has no schedule any more (or one that cannot be used): the run made
+ * ahead for it would wait for a start that never comes; it ends, and the plan is cleared.
+ */
+static void
+unplan(struct sched *s, struct entry *e)
+{
+	char state[32], reason[128];
+	struct plan p;
+	struct tx t;
+
+	read_plan(s->c, e->name, &p);
+	if (!p.exists || (p.run[0] == '\0' && p.next_start == 0)) {
+		e->unplan = false;
+		return;
+	}
+	(void)snprintf(reason, sizeof(reason), "skipped: %s", e->pb->has_schedule ?
+	    "the playbook's schedule cannot be used" : "the playbook no longer has a schedule");
+	if (tx_begin(s->c, &t) < 0)
+		return;
+	if (p.run[0] != '\0' && !run_state_terminal(run_state_of(s->c, p.run, state)))
+		(void)run_transition(&t, p.run, "aborted", SCHED_ACTOR, reason);
+	p.next_start = p.next_end = 0;
+	p.run[0] = '\0';
+	write_plan(&t, e->name, e->revision, &p);
+	if (tx_commit(&t) == 0) {
+		e->unplan = false;
+		log_info("scheduler: %s: %s", log_esc(e->name), reason);
+	}
+}
+
+/* When run's start was due: its planned start, or its approval when that came later. */
+static int64_t
+start_due_at(struct ctl *c, const char *run, int64_t planned)
+{
+	sqlite3_stmt *st;
+	int64_t approved = 0;
+
+	(void)pthread_mutex_lock(&c->store->lock);
+	if (store_prepare(c->store, "SELECT max(time) FROM events WHERE run = ? AND kind = "
+	    "'state' AND state = 'scheduled' AND actor != 'scheduler'", &st) == 0) {
+		(void)sqlite3_bind_text(st, 1, run, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			approved = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	(void)pthread_mutex_unlock(&c->store->lock);
+	return approved > planned ? approved : planned;
+}
+
 /* One scheduled playbook: plan, create ahead, then at its time start or skip. */
 static void
 step(struct sched *s, struct entry *e)
@@ -353,6 +410,7 @@ step(struct sched *s, struct entry *e)
 		/* The playbook changed: a run made for the old revision does not start. */
 		skip(s, e, &p, p.run, "the playbook was changed before its start");
 		read_plan(s->c, e->name, &p);
+		p.next_end = 0;		/* That window had no attempt: the new revision may. */
 	}
 	if (!p.exists || strcmp(p.revision, e->revision) != 0 || p.next_start == 0) {
 		int64_t after = now - SCHED_START_GRACE_MS;
@@ -396,10 +454,12 @@ step(struct sched *s, struct entry *e)
 	if (now < p.next_start)
 		return;
 	/*
-	 * Approved runs may start until they could no longer finish in their window (the
-	 * approval may come late); others only close to their planned start.
+	 * A start is taken close to its time: the planned one, or the approval's when that
+	 * came later (an approval may come late in the window); never once the run could no
+	 * longer finish inside it.  Later than that, the controller was not running.
 	 */
-	if ((!approval && now - p.next_start > SCHED_START_GRACE_MS) || now > deadline) {
+	if (now - start_due_at(s->c, p.run, p.next_start) > SCHED_START_GRACE_MS ||
+	    now > deadline) {
 		(void)snprintf(why, sizeof(why), "the start was missed (the controller was not "
 		    "running at its time); a window missed is never run late");
 		skip(s, e, &p, p.run, why);
@@ -437,6 +497,8 @@ sched_main(void *arg)
 		for (struct entry *e = s->entries; e != NULL; e = e->next)
 			if (e->pb != NULL && e->cal != NULL)
 				step(s, e);
+			else if (e->unplan)
+				unplan(s, e);
 		(void)pthread_mutex_lock(&s->lock);
 	}
 	(void)pthread_mutex_unlock(&s->lock);
