@@ -106,4 +106,18 @@
 /* One error message. */
 #define GD_MAX_ERROR_MSG		320
 
+/*
+ * The risk matrix (common/risk.c, docs/risks.md).  A real matrix has tens to hundreds of
+ * rows: 10,000 is far beyond one.  The file is held to the playbook's 1 MiB.  Ids go into
+ * URLs and name the risk a playbook exercises (its "risk" is at most GD_MAX_NAME_BYTES);
+ * system, owner, status and ETA are one line; the other texts a few paragraphs at most.
+ */
+#define GD_MAX_RISK_ROWS		10000
+#define GD_MAX_RISK_FILE_BYTES		(1024 * 1024)
+#define GD_MAX_RISK_ID_BYTES		64
+#define GD_MAX_RISK_SHORT_BYTES		256
+#define GD_MAX_RISK_TEXT_BYTES		4096
+/* Columns of a CSV header: the book has 13, more than this is not a risk matrix. */
+#define GD_MAX_RISK_COLUMNS		64
+
 #endif /* GD_LIMITS_H */

@@ -33,6 +33,10 @@ int api_halt_get(struct req *q, struct reply *r);
 int api_rehearsal_post(struct req *q, struct reply *r);
 /* sched.c: */
 int api_schedule_list(struct req *q, struct reply *r);
+/* risks.c: the risk matrix. */
+int api_risk_import(struct req *q, struct reply *r);
+int api_risk_list(struct req *q, struct reply *r);
+int api_risk_get(struct req *q, struct reply *r);
 /* timeline.c: */
 int api_run_timeline(struct req *q, struct reply *r);
 /* fleet.c: */

@@ -28,6 +28,7 @@ static const struct {
 	{ "audit", cmd_audit },
 	{ "schedule", cmd_schedule },
 	{ "rehearsal", cmd_rehearsal },
+	{ "risk", cmd_risk },
 };
 
 static void
@@ -63,6 +64,11 @@ usage(FILE *f)
 	    "                                    the oncall's acknowledgements; --recovered ends\n"
 	    "                                    the rehearsal (the fault is taken back)\n"
 	    "  rehearsal step ID N               tick recovery-plan step N\n"
+	    "risks:\n"
+	    "  risk import FILE                  check, then store a risk matrix (CSV or JSON,\n"
+	    "                                    docs/risks.md); exit 1 with every problem\n"
+	    "  risk list [--json]                the risks, High/High first\n"
+	    "  risk show [--json] ID             one risk, its history and its Game Days\n"
 	    "hosts and audit:\n"
 	    "  agents [--json]                   agents: state, last seen, tags, faults, via\n"
 	    "  audit [--since RFC3339] [--json]  the audit log, oldest first\n"
