@@ -841,7 +841,9 @@ test_network(void)
 	memcpy(id, out, 16);
 	rtt = echo_rtt_ms();
 	printf("latency: baseline %.3f ms, with 100ms fault %.3f ms\n", base, rtt);
-	ASSERT_TRUE(rtt > base + 90 && rtt < base + 110);
+	/* 100 ms, not twice that; the proxy's own scheduling adds a few ms under load and
+	 * ASan (111 ms seen with both tests' builds on two cores). */
+	ASSERT_TRUE(rtt > base + 90 && rtt < base + 150);
 	ASSERT_INT_EQ(AGENT("revert", id), 0);
 	rtt = echo_rtt_ms();
 	ASSERT_TRUE(rtt >= 0 && rtt < 10);

@@ -37,6 +37,8 @@ struct gd {
 	int port;
 	int errfd;		/* gamedayd's stderr, read for its port. */
 	char config[128];	/* A config file to start with ("" for none). */
+	char tail[4096];	/* The end of its stderr, shown when it exits badly. */
+	size_t taillen;
 };
 
 static inline double
@@ -217,9 +219,26 @@ gd_drain(struct gd *g)
 	if (g->errfd < 0)
 		return;
 	(void)fcntl(g->errfd, F_SETFL, O_NONBLOCK);
-	while ((n = read(g->errfd, buf, sizeof(buf))) > 0)
+	while ((n = read(g->errfd, buf, sizeof(buf))) > 0) {
+		size_t k = (size_t)n, keep = sizeof(g->tail) - 1;
+
 		if (getenv("GD_VERBOSE") != NULL)
-			(void)fwrite(buf, 1, (size_t)n, stderr);
+			(void)fwrite(buf, 1, k, stderr);
+		/* Keep the last bytes: a sanitizer's report is at the very end. */
+		if (k >= keep) {
+			memcpy(g->tail, buf + k - keep, keep);
+			g->taillen = keep;
+		} else {
+			if (g->taillen + k > keep) {
+				memmove(g->tail, g->tail + (g->taillen + k - keep),
+				    keep - k);
+				g->taillen = keep - k;
+			}
+			memcpy(g->tail + g->taillen, buf, k);
+			g->taillen += k;
+		}
+		g->tail[g->taillen] = '\0';
+	}
 }
 
 static inline int
@@ -233,6 +252,7 @@ gd_signal_wait(struct gd *g, int sig)
 	(void)kill(g->pid, sig);
 	(void)waitpid(g->pid, &st, 0);
 	g->pid = 0;
+	gd_drain(g);	/* What it said on its way out. */
 	if (g->errfd >= 0)
 		(void)close(g->errfd);
 	g->errfd = -1;
@@ -242,7 +262,19 @@ gd_signal_wait(struct gd *g, int sig)
 static inline void
 gd_stop(struct gd *g)
 {
-	(void)gd_signal_wait(g, SIGTERM);
+	int st = gd_signal_wait(g, SIGTERM);
+
+	/*
+	 * SIGTERM is a clean stop: anything but exit 0 is a bug, a sanitizer's report (leaks:
+	 * exit 23) included.  The whole test fails, loudly, with gamedayd's last words.
+	 */
+	if (st != -1 && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+		(void)fprintf(stderr, "gamedayd did not stop cleanly on SIGTERM (%s %d); the end "
+		    "of its output:\n%s\n", WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ?
+		    WEXITSTATUS(st) : WTERMSIG(st), g->tail);
+		(void)fflush(NULL);
+		_exit(1);
+	}
 }
 
 /* Removes the state dir's files and the dir. */
