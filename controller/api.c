@@ -29,6 +29,9 @@ static const struct route {
 } routes[] = {
 	{ "GET", "/healthz", ACCESS_NONE, ROLE_NONE, api_healthz },
 	{ "GET", "/metrics", ACCESS_NONE, ROLE_NONE, api_metrics },
+	/* The dashboard's static files; its API calls carry the user's token. */
+	{ "GET", "/", ACCESS_NONE, ROLE_NONE, api_ui },
+	{ "GET", "/ui/*", ACCESS_NONE, ROLE_NONE, api_ui },
 	{ "POST", "/v1/playbooks", ACCESS_USER, ROLE_OPERATOR, api_playbook_apply },
 	{ "GET", "/v1/playbooks", ACCESS_USER, ROLE_VIEWER, api_playbook_list },
 	{ "GET", "/v1/playbooks/*", ACCESS_USER, ROLE_VIEWER, api_playbook_get },

@@ -31,6 +31,8 @@ int api_halt_clear(struct req *q, struct reply *r);
 int api_halt_get(struct req *q, struct reply *r);
 /* rehearsal.c: */
 int api_rehearsal_post(struct req *q, struct reply *r);
+/* ui.c: the dashboard's files. */
+int api_ui(struct req *q, struct reply *r);
 /* sched.c: */
 int api_schedule_list(struct req *q, struct reply *r);
 /* risks.c: the risk matrix. */

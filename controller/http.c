@@ -126,6 +126,7 @@ queue(struct MHD_Connection *conn, struct reply *r)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
+	bool cache_set = false;
 
 	if (r->body == NULL)
 		reply_error(r, 500, "internal", "no reply");
@@ -137,7 +138,12 @@ queue(struct MHD_Connection *conn, struct reply *r)
 		return MHD_NO;
 	(void)MHD_add_response_header(resp, "Content-Type", r->content_type != NULL ?
 	    r->content_type : "application/json");
-	(void)MHD_add_response_header(resp, "Cache-Control", "no-store");
+	for (const char *const *h = r->headers; h != NULL && h[0] != NULL; h += 2) {
+		(void)MHD_add_response_header(resp, h[0], h[1]);
+		cache_set |= strcmp(h[0], "Cache-Control") == 0;
+	}
+	if (!cache_set)
+		(void)MHD_add_response_header(resp, "Cache-Control", "no-store");
 	ret = MHD_queue_response(conn, r->status, resp);
 	MHD_destroy_response(resp);
 	return ret;

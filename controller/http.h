@@ -42,6 +42,11 @@ struct reply {
 	char *body;			/* gd_malloc()ed JSON or text. */
 	size_t len;
 	const char *content_type;
+	/*
+	 * NULL, or static name/value pairs ending in NULL (the dashboard's CSP); a
+	 * Cache-Control among them replaces the default "no-store".
+	 */
+	const char *const *headers;
 };
 
 #define HTTP_SUSPEND 1

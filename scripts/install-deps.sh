@@ -13,7 +13,24 @@ PACKAGES=(
 	# What the tests and the demo run: namespaces, nftables, real servers.
 	iproute2 nftables util-linux procps tzdata python3 sqlite3 curl openssl
 	prometheus prometheus-alertmanager openssh-server openssh-client
+	# The dashboard test (docs/dashboard.md): Debian's Chromium, driven headless.
+	chromium fonts-dejavu-core
 )
+
+# The dashboard test's npm packages (playwright-core, no browser download): npm ci when
+# tests/dashboard/node_modules is missing or older than its lock file.
+dash="$(cd "$(dirname "$0")/.." && pwd)/tests/dashboard"
+if [ ! -f "$dash/node_modules/.package-lock.json" ] ||
+	[ "$dash/package-lock.json" -nt "$dash/node_modules/.package-lock.json" ]; then
+	if command -v npm >/dev/null; then
+		echo "install-deps: npm ci in tests/dashboard"
+		(cd "$dash" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund \
+			--loglevel=error) ||
+			echo "install-deps: npm ci failed; ctl_test_dashboard will be skipped" >&2
+	else
+		echo "install-deps: no npm; ctl_test_dashboard will be skipped" >&2
+	fi
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
