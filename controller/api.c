@@ -40,6 +40,9 @@ static const struct route {
 	{ "GET", "/v1/runs/*", ACCESS_USER, ROLE_VIEWER, api_run_get },
 	{ "GET", "/v1/runs/*/events", ACCESS_USER, ROLE_VIEWER, api_run_events },
 	{ "GET", "/v1/runs/*/timeline", ACCESS_USER, ROLE_VIEWER, api_run_timeline },
+	{ "GET", "/v1/runs/*/report", ACCESS_USER, ROLE_VIEWER, api_run_report },
+	{ "GET", "/v1/reports/freshness", ACCESS_USER, ROLE_VIEWER, api_report_freshness },
+	{ "GET", "/v1/reports/risks", ACCESS_USER, ROLE_VIEWER, api_report_risks },
 	{ "POST", "/v1/runs/*/approve", ACCESS_USER, ROLE_APPROVER, api_run_approve },
 	{ "POST", "/v1/runs/*/rehearsal", ACCESS_USER, ROLE_OPERATOR, api_rehearsal_post },
 	/* Any authenticated user may halt (DESIGN §4). */

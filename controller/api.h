@@ -41,6 +41,10 @@ int api_risk_list(struct req *q, struct reply *r);
 int api_risk_get(struct req *q, struct reply *r);
 /* timeline.c: */
 int api_run_timeline(struct req *q, struct reply *r);
+/* report.c: */
+int api_run_report(struct req *q, struct reply *r);
+int api_report_freshness(struct req *q, struct reply *r);
+int api_report_risks(struct req *q, struct reply *r);
 /* fleet.c: */
 struct agent_report;
 int fleet_record_report(struct ctl *c, const struct agent_report *rep, const char *actor);

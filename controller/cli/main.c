@@ -29,6 +29,7 @@ static const struct {
 	{ "schedule", cmd_schedule },
 	{ "rehearsal", cmd_rehearsal },
 	{ "risk", cmd_risk },
+	{ "report", cmd_report },
 };
 
 static void
@@ -69,6 +70,16 @@ usage(FILE *f)
 	    "                                    docs/risks.md); exit 1 with every problem\n"
 	    "  risk list [--json]                the risks, High/High first\n"
 	    "  risk show [--json] ID             one risk, its history and its Game Days\n"
+	    "reports:\n"
+	    "  report ID [--format md|html|json] [--slo PERCENT]\n"
+	    "                                    a run's report (default md; html is one\n"
+	    "                                    self-contained page); budget against a monthly\n"
+	    "                                    target (default 99.9)\n"
+	    "  report --freshness [--days N] [--json]\n"
+	    "                                    days since each playbook last passed; stale\n"
+	    "                                    past N days (default 90)\n"
+	    "  report --risks [--json]           risks, High/High first, with their last Game\n"
+	    "                                    Day and outcome; the ones never exercised\n"
 	    "hosts and audit:\n"
 	    "  agents [--json]                   agents: state, last seen, tags, faults, via\n"
 	    "  audit [--since RFC3339] [--json]  the audit log, oldest first\n"
