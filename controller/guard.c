@@ -38,6 +38,7 @@ struct gsla {
 	unsigned streak;		/* Breaching evaluations in a row. */
 	bool evaluated;
 	double values[GUARD_KEEP_VALUES];	/* The streak's last values (NAN: none). */
+	char reason[256];		/* Why the last breach was one beyond its value, or "". */
 };
 
 struct watch {
@@ -57,7 +58,7 @@ struct watch {
 	bool rh_breached;		/* A rehearsal: an SLA breached while running. */
 	int64_t rh_recovered_at;	/* ... and then all held again (0: not yet). */
 	bool rh_written;
-	char why[768];
+	char why[1024];
 	cJSON *details;			/* The decision's audit details. */
 };
 
@@ -306,7 +307,10 @@ decide_abort(struct watch *w, size_t k, int64_t now)
 			    off > 0 ? ", " : "", one);
 	}
 	(void)snprintf(w->why, sizeof(w->why), "SLA breached %u times in a row: %s (last "
-	    "values: %s)", gs->streak, s->text, vals);
+	    "values: %s%s%s)", gs->streak, s->text, vals, gs->reason[0] != '\0' ?
+	    "; the probe failed: " : "", gs->reason);
+	if (gs->reason[0] != '\0')
+		(void)cJSON_AddStringToObject(w->details, "probe_error", gs->reason);
 	w->decision = DECIDE_ABORT;
 }
 
@@ -332,6 +336,7 @@ evaluate(struct guard *g, struct watch *w, size_t k, const struct probe_result *
 		reason = sr.reason;
 	gs->evaluated = true;
 	gs->streak = holds ? 0 : gs->streak + 1;
+	(void)snprintf(gs->reason, sizeof(gs->reason), "%s", !res->ok ? res->error : "");
 	memmove(gs->values, gs->values + 1, (GUARD_KEEP_VALUES - 1) * sizeof(double));
 	gs->values[GUARD_KEEP_VALUES - 1] = sr.has_value ? sr.value : NAN;
 	if ((r = new_row(g, w, true, now)) != NULL) {

@@ -13,7 +13,7 @@
 #      db tier; the web tier waits 250 ms for the db, so checkouts fail, the checkout SLAs
 #      trip and the SLA guard rolls the fault back by itself;
 #   5. prints what happened: time to abort, time to revert, availability during the run in
-#      percent and in nines, and where the audit log is.
+#      percent and in nines, where the run's report (HTML and Markdown) and the audit log are.
 #
 # Run as root: sudo ./scripts/demo.sh.  GD_DEMO_DIR (default /tmp/gameday-demo) keeps the
 # controller's state (its SQLite file holds the audit log) and every log after the demo.
@@ -159,11 +159,15 @@ say "what happened"
 $G run show "$id" | tee "$dir/run.txt"
 $G run show --json "$id" >"$dir/run.json"
 state=$(grep -m1 -o '"state":[[:space:]]*"[a-z_]*"' "$dir/run.json" | cut -d'"' -f4)
+$G report "$id" --format html >"$dir/report.html"
+$G report "$id" --format md >"$dir/report.md"
 echo
 $G audit verify
 say "summary of run $id: $state"
 grep -E '^(faults in place to abort|first breach to abort|abort to last verified revert|availability of checkout)' \
 	"$dir/run.txt" | sed 's/^/  /'
+echo "  report: $dir/report.html (one self-contained page with the charts; open it in a"
+echo "    browser) and $dir/report.md (for a postmortem)"
 echo "  audit log: the audit table of $dir/state/gameday.db, a hash chain that"
 echo "    'gameday audit verify' checked above; logs and the run as JSON are in $dir"
 [ "$state" = "aborted" ]
