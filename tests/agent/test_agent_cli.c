@@ -735,7 +735,11 @@ cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Median round trip of a 64-byte message over one connection, or -1. */
+/*
+ * The fastest of nine round trips of a 64-byte message over one connection, or -1.  A
+ * delay is a floor: a busy machine (two test builds, ASan) only adds to a round trip, so
+ * the fastest is what the fault did and the others are what the scheduler did.
+ */
 static double
 echo_rtt_ms(void)
 {
@@ -757,7 +761,7 @@ echo_rtt_ms(void)
 	}
 	close(fd);
 	qsort(v, 9, sizeof(double), cmp_double);
-	return v[4];
+	return v[0];
 }
 
 static pid_t
@@ -841,9 +845,7 @@ test_network(void)
 	memcpy(id, out, 16);
 	rtt = echo_rtt_ms();
 	printf("latency: baseline %.3f ms, with 100ms fault %.3f ms\n", base, rtt);
-	/* 100 ms, not twice that; the proxy's own scheduling adds a few ms under load and
-	 * ASan (111 ms seen with both tests' builds on two cores). */
-	ASSERT_TRUE(rtt > base + 90 && rtt < base + 150);
+	ASSERT_TRUE(rtt > base + 90 && rtt < base + 110);
 	ASSERT_INT_EQ(AGENT("revert", id), 0);
 	rtt = echo_rtt_ms();
 	ASSERT_TRUE(rtt >= 0 && rtt < 10);
