@@ -26,6 +26,7 @@
 #include "harness.h"
 #include "ns.h"
 #include "prom.h"
+#include "svc.h"
 #include "test.h"
 
 #define TOK		128
@@ -37,17 +38,6 @@ static int svc_port;
 static atomic_int flip;		/* /flip answers 200 while 0, 500 once 1. */
 
 /* ---- The service under test: one thread per connection, the path says what it does. ---- */
-
-static void
-say(int fd, const char *status, const char *type, const char *body)
-{
-	char head[256];
-	int n = snprintf(head, sizeof(head), "HTTP/1.1 %s\r\nContent-Type: %s\r\n"
-	    "Content-Length: %zu\r\nConnection: close\r\n\r\n", status, type, strlen(body));
-
-	if (write(fd, head, (size_t)n) != n || write(fd, body, strlen(body)) < 0)
-		return;
-}
 
 static void
 prom_reply(int fd, const char *kind)
@@ -71,34 +61,28 @@ prom_reply(int fd, const char *kind)
 	for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++)
 		if (strncmp(kind, r[i].kind, strlen(r[i].kind)) == 0 &&
 		    kind[strlen(r[i].kind)] == '/') {
-			say(fd, r[i].status, "application/json", r[i].body);
+			svc_say(fd, r[i].status, "application/json", r[i].body);
 			return;
 		}
-	say(fd, "404 Not Found", "text/plain", "no such reply");
+	svc_say(fd, "404 Not Found", "text/plain", "no such reply");
 }
 
-static void *
-serve_one(void *arg)
+static void
+serve(int fd, const char *method, const char *path, const char *req)
 {
-	int fd = (int)(intptr_t)arg;
-	char req[4096], path[2048] = "";
-	ssize_t n = read(fd, req, sizeof(req) - 1);
-
-	if (n > 0) {
-		req[n] = '\0';
-		(void)sscanf(req, "GET %2047s", path);
-	}
+	(void)method;
+	(void)req;
 	if (strcmp(path, "/ok") == 0) {
-		say(fd, "200 OK", "text/plain", "ok");
+		svc_say(fd, "200 OK", "text/plain", "ok");
 	} else if (strcmp(path, "/fail") == 0) {
-		say(fd, "500 Internal Server Error", "text/plain", "down");
+		svc_say(fd, "500 Internal Server Error", "text/plain", "down");
 	} else if (strcmp(path, "/flip") == 0) {
 		if (atomic_load(&flip) == 0)
-			say(fd, "200 OK", "text/plain", "ok");
+			svc_say(fd, "200 OK", "text/plain", "ok");
 		else
-			say(fd, "500 Internal Server Error", "text/plain", "down");
+			svc_say(fd, "500 Internal Server Error", "text/plain", "down");
 	} else if (strcmp(path, "/metrics") == 0) {
-		say(fd, "200 OK", "text/plain; version=0.0.4", "# TYPE gd_test_up gauge\n"
+		svc_say(fd, "200 OK", "text/plain; version=0.0.4", "# TYPE gd_test_up gauge\n"
 		    "gd_test_up 1\n");
 	} else if (strcmp(path, "/hang") == 0) {
 		char c;
@@ -110,7 +94,7 @@ serve_one(void *arg)
 		    "Content-Length: 0\r\nConnection: close\r\n\r\n";
 
 		if (write(fd, h, strlen(h)) < 0)
-			path[0] = '\0';
+			return;
 	} else if (strcmp(path, "/big") == 0) {
 		static char chunk[65536];
 		const char *h = "HTTP/1.1 200 OK\r\nContent-Length: 52428800\r\n"
@@ -123,46 +107,8 @@ serve_one(void *arg)
 	} else if (strncmp(path, "/p-", 3) == 0) {
 		prom_reply(fd, path + 3);
 	} else {
-		say(fd, "404 Not Found", "text/plain", "no");
+		svc_say(fd, "404 Not Found", "text/plain", "no");
 	}
-	(void)close(fd);
-	return NULL;
-}
-
-static void *
-serve(void *arg)
-{
-	int lfd = (int)(intptr_t)arg;
-
-	for (;;) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-		pthread_t t;
-
-		if (fd < 0)
-			continue;
-		if (pthread_create(&t, NULL, serve_one, (void *)(intptr_t)fd) != 0)
-			(void)close(fd);
-		else
-			(void)pthread_detach(t);
-	}
-	return NULL;
-}
-
-static int
-svc_start(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sa);
-	pthread_t t;
-	int fd;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
-	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1 || listen(fd, 128) == -1 ||
-	    getsockname(fd, (struct sockaddr *)&sa, &len) == -1)
-		return -1;
-	svc_port = ntohs(sa.sin_port);
-	return pthread_create(&t, NULL, serve, (void *)(intptr_t)fd) == 0 ? 0 : -1;
 }
 
 /* ---- Runs ---- */
@@ -433,7 +379,7 @@ main(void)
 		ns_skip("needs Prometheus (the Debian package prometheus)");
 	(void)curl_global_init(CURL_GLOBAL_DEFAULT);
 	(void)snprintf(adir, sizeof(adir), "/tmp/gd-test-guard-XXXXXX");
-	if (mkdtemp(adir) == NULL || svc_start() < 0)
+	if (mkdtemp(adir) == NULL || svc_start(serve, &svc_port) < 0)
 		return 1;
 	TEST_START("setup: gamedayd, an agent daemon, tokens");
 	ASSERT_INT_EQ(gd_start(&g, 0), 0);

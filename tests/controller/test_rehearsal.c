@@ -23,6 +23,7 @@
 #include "harness.h"
 #include "ns.h"
 #include "prom.h"
+#include "svc.h"
 #include "test.h"
 
 #define TOK	128
@@ -36,78 +37,23 @@ static char page_body[4096];	/* The last page received. */
 static atomic_int pages;
 
 static void
-say(int fd, const char *status, const char *body)
+serve(int fd, const char *method, const char *path, const char *req)
 {
-	char head[256];
-	int n = snprintf(head, sizeof(head), "HTTP/1.1 %s\r\nContent-Type: text/plain\r\n"
-	    "Content-Length: %zu\r\nConnection: close\r\n\r\n", status, strlen(body));
-
-	if (write(fd, head, (size_t)n) != n || write(fd, body, strlen(body)) < 0)
-		return;
-}
-
-static void *
-serve_one(void *arg)
-{
-	int fd = (int)(intptr_t)arg;
-	char req[8192], path[256] = "";
-	ssize_t n = read(fd, req, sizeof(req) - 1);
-
-	if (n > 0) {
-		req[n] = '\0';
-		(void)sscanf(req, "%*s %255s", path);
-	}
+	(void)method;
 	if (strcmp(path, "/flip") == 0) {
-		say(fd, atomic_load(&flip) == 0 ? "200 OK" : "500 Internal Server Error", "x");
+		svc_say(fd, atomic_load(&flip) == 0 ? "200 OK" : "500 Internal Server Error",
+		    "text/plain", "x");
 	} else if (strcmp(path, "/page") == 0) {
-		const char *body = n > 0 ? strstr(req, "\r\n\r\n") : NULL;
+		const char *body = strstr(req, "\r\n\r\n");
 
 		(void)pthread_mutex_lock(&page_lock);
 		(void)snprintf(page_body, sizeof(page_body), "%s", body != NULL ? body + 4 : "");
 		(void)pthread_mutex_unlock(&page_lock);
 		atomic_fetch_add(&pages, 1);
-		say(fd, "200 OK", "paged");
+		svc_say(fd, "200 OK", "text/plain", "paged");
 	} else {
-		say(fd, "404 Not Found", "no");
+		svc_say(fd, "404 Not Found", "text/plain", "no");
 	}
-	(void)close(fd);
-	return NULL;
-}
-
-static void *
-serve(void *arg)
-{
-	int lfd = (int)(intptr_t)arg;
-
-	for (;;) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-		pthread_t t;
-
-		if (fd < 0)
-			continue;
-		if (pthread_create(&t, NULL, serve_one, (void *)(intptr_t)fd) != 0)
-			(void)close(fd);
-		else
-			(void)pthread_detach(t);
-	}
-	return NULL;
-}
-
-static int
-svc_start(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sa);
-	pthread_t t;
-	int fd;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
-	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1 || listen(fd, 128) == -1 ||
-	    getsockname(fd, (struct sockaddr *)&sa, &len) == -1)
-		return -1;
-	svc_port = ntohs(sa.sin_port);
-	return pthread_create(&t, NULL, serve, (void *)(intptr_t)fd) == 0 ? 0 : -1;
 }
 
 static long
@@ -327,7 +273,7 @@ main(void)
 		ns_skip("needs Prometheus (the Debian package prometheus)");
 	(void)curl_global_init(CURL_GLOBAL_DEFAULT);
 	(void)snprintf(adir, sizeof(adir), "/tmp/gd-test-rehearsal-XXXXXX");
-	if (mkdtemp(adir) == NULL || svc_start() < 0)
+	if (mkdtemp(adir) == NULL || svc_start(serve, &svc_port) < 0)
 		return 1;
 	TEST_START("setup: gamedayd, an agent daemon, tokens");
 	ASSERT_INT_EQ(gd_start(&g, 0), 0);

@@ -26,6 +26,7 @@
 #include <sqlite3.h>
 
 #include "harness.h"
+#include "svc.h"
 #include "test.h"
 
 #define TOK		128
@@ -41,29 +42,13 @@ static atomic_int fails_served;	/* 500s /seq has answered. */
 /* ---- The service the probes watch ---- */
 
 static void
-say(int fd, const char *status)
+serve(int fd, const char *method, const char *path, const char *req)
 {
-	char head[256];
-	int n = snprintf(head, sizeof(head), "HTTP/1.1 %s\r\nContent-Type: text/plain\r\n"
-	    "Content-Length: 2\r\nConnection: close\r\n\r\nok", status);
-
-	if (write(fd, head, (size_t)n) != n)
-		return;
-}
-
-static void *
-serve_one(void *arg)
-{
-	int fd = (int)(intptr_t)arg;
-	char req[2048], path[256] = "";
-	ssize_t n = read(fd, req, sizeof(req) - 1);
-
-	if (n > 0) {
-		req[n] = '\0';
-		(void)sscanf(req, "GET %255s", path);
-	}
+	(void)method;
+	(void)req;
 	if (strcmp(path, "/flip") == 0) {
-		say(fd, atomic_load(&flip) ? "500 Internal Server Error" : "200 OK");
+		svc_say(fd, atomic_load(&flip) ? "500 Internal Server Error" : "200 OK",
+		    "text/plain", "ok");
 	} else if (strcmp(path, "/seq") == 0) {
 		int left = atomic_load(&fail_next);
 
@@ -71,51 +56,13 @@ serve_one(void *arg)
 			;
 		if (left > 0) {
 			atomic_fetch_add(&fails_served, 1);
-			say(fd, "500 Internal Server Error");
+			svc_say(fd, "500 Internal Server Error", "text/plain", "ok");
 		} else {
-			say(fd, "200 OK");
+			svc_say(fd, "200 OK", "text/plain", "ok");
 		}
 	} else {
-		say(fd, "200 OK");
+		svc_say(fd, "200 OK", "text/plain", "ok");
 	}
-	(void)close(fd);
-	return NULL;
-}
-
-static void *
-serve(void *arg)
-{
-	int lfd = (int)(intptr_t)arg;
-
-	for (;;) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-		pthread_t t;
-
-		if (fd < 0)
-			continue;
-		if (pthread_create(&t, NULL, serve_one, (void *)(intptr_t)fd) != 0)
-			(void)close(fd);
-		else
-			(void)pthread_detach(t);
-	}
-	return NULL;
-}
-
-static int
-svc_start(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sa);
-	pthread_t t;
-	int fd;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
-	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1 || listen(fd, 128) == -1 ||
-	    getsockname(fd, (struct sockaddr *)&sa, &len) == -1)
-		return -1;
-	svc_port = ntohs(sa.sin_port);
-	return pthread_create(&t, NULL, serve, (void *)(intptr_t)fd) == 0 ? 0 : -1;
 }
 
 /* ---- A scripted agent: polls, applies by saying so, reverts or fails to ---- */
@@ -1052,7 +999,7 @@ main(void)
 	}
 	(void)curl_global_init(CURL_GLOBAL_DEFAULT);
 	TEST_START("setup: gamedayd, tokens, the probed service");
-	ASSERT_INT_EQ(svc_start(), 0);
+	ASSERT_INT_EQ(svc_start(serve, &svc_port), 0);
 	ASSERT_INT_EQ(gd_start(&g, 0), 0);
 	ASSERT_INT_EQ(h_token(&g, "olga", "operator", op, TOK), 0);
 	ASSERT_INT_EQ(h_token(&g, "vera", "viewer", viewer, TOK), 0);
