@@ -7,6 +7,8 @@
 #ifndef GD_TEST_CLIRUN_H
 #define GD_TEST_CLIRUN_H
 
+#include <regex.h>
+
 #ifndef OUT_MAX
 #define OUT_MAX		(1 << 17)
 #endif
@@ -119,6 +121,31 @@ cli(const char *token, const char *const *args)
 		if (_rc != (want))						\
 			TEST_FAIL("gameday exit %d, want %d\nstdout: %s\nstderr: %s",	\
 			    _rc, (want), out, err);				\
+	} while (0)
+
+/* Whether s matches the extended regular expression re (lines are anchors). */
+static inline bool
+matches(const char *s, const char *re)
+{
+	regex_t r;
+	bool ok;
+
+	if (regcomp(&r, re, REG_EXTENDED | REG_NEWLINE | REG_NOSUB) != 0)
+		return false;
+	ok = regexec(&r, s, 0, NULL, 0) == 0;
+	regfree(&r);
+	return ok;
+}
+
+#define ASSERT_MATCH(s, re)							\
+	do {									\
+		if (!matches((s), (re)))					\
+			TEST_FAIL("'%s' does not match /%s/", (s), (re));	\
+	} while (0)
+#define ASSERT_HAS(s, sub)							\
+	do {									\
+		if (strstr((s), (sub)) == NULL)					\
+			TEST_FAIL("'%s' does not contain '%s'", (s), (sub));	\
 	} while (0)
 
 #endif

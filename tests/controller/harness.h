@@ -437,4 +437,41 @@ h_audit_has(const struct gd *g, const char *token, const char *action, const cha
 	return found;
 }
 
+/*
+ * An agent daemon enrolled with enrolment token et (written to dir/token, 0600), state in
+ * dir/state, waited for until the controller lists an agent as ok (5 s at most).  Its pid,
+ * or -1.
+ */
+static inline pid_t
+h_agent_enrol(const struct gd *g, const char *token, const char *et, const char *dir,
+    const char *tags, const char *lease)
+{
+	char path[256];
+	pid_t pid;
+	int fd;
+
+	(void)snprintf(path, sizeof(path), "%s/token", dir);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+		return -1;
+	if (write(fd, et, strlen(et)) != (ssize_t)strlen(et)) {
+		(void)close(fd);
+		return -1;
+	}
+	(void)close(fd);
+	if ((pid = h_agent_start(g->url, dir, "state", tags, lease)) <= 0)
+		return -1;
+	for (int i = 0; i < 100; i++) {
+		cJSON *o = NULL;
+		bool up;
+
+		(void)h_json(g, "GET", "/v1/agents", token, NULL, &o);
+		up = h_json_has(o, "\"state\":\"ok\"");
+		cJSON_Delete(o);
+		if (up)
+			break;
+		h_sleep_ms(50);
+	}
+	return pid;
+}
+
 #endif

@@ -7,7 +7,6 @@
  * failed revert.
  */
 #include <pthread.h>
-#include <regex.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
@@ -46,30 +45,6 @@ static const char bad_pb[] =
     "\"targets\":{\"tags\":{\"role\":\"db\"},\"pick\":{\"count\":1}},"
     "\"faults\":[{\"type\":\"cpu.burn\",\"cores\":1,\"load_percent\":10}],"
     "\"duration\":\"2x\"}";
-
-static bool
-matches(const char *s, const char *re)
-{
-	regex_t r;
-	bool ok;
-
-	if (regcomp(&r, re, REG_EXTENDED | REG_NEWLINE | REG_NOSUB) != 0)
-		return false;
-	ok = regexec(&r, s, 0, NULL, 0) == 0;
-	regfree(&r);
-	return ok;
-}
-
-#define ASSERT_MATCH(s, re)							\
-	do {									\
-		if (!matches((s), (re)))					\
-			TEST_FAIL("'%s' does not match /%s/", (s), (re));	\
-	} while (0)
-#define ASSERT_HAS(s, sub)							\
-	do {									\
-		if (strstr((s), (sub)) == NULL)					\
-			TEST_FAIL("'%s' does not contain '%s'", (s), (sub));	\
-	} while (0)
 
 static void
 write_file(const char *name, const char *text, char *path, size_t len)

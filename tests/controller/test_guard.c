@@ -366,8 +366,6 @@ int
 main(void)
 {
 	pid_t agent;
-	char path[128];
-	int fd;
 
 	ns_enter_pid();
 	ns_enter_net();
@@ -385,22 +383,7 @@ main(void)
 	ASSERT_INT_EQ(gd_start(&g, 0), 0);
 	ASSERT_INT_EQ(h_token(&g, "olga", "operator", op, TOK), 0);
 	ASSERT_INT_EQ(h_token(&g, NULL, NULL, et, TOK), 0);
-	(void)snprintf(path, sizeof(path), "%s/token", adir);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	ASSERT_TRUE(fd >= 0 && write(fd, et, strlen(et)) == (ssize_t)strlen(et));
-	(void)close(fd);
-	ASSERT_TRUE((agent = h_agent_start(g.url, adir, "state", "role=t", "3s")) > 0);
-	for (int i = 0; i < 100; i++) {
-		cJSON *o = NULL;
-		bool up;
-
-		(void)h_json(&g, "GET", "/v1/agents", op, NULL, &o);
-		up = h_json_has(o, "\"state\":\"ok\"");
-		cJSON_Delete(o);
-		if (up)
-			break;
-		h_sleep_ms(50);
-	}
+	ASSERT_TRUE((agent = h_agent_enrol(&g, op, et, adir, "role=t", "3s")) > 0);
 	test_preflight_fails_closed();
 	test_never_breaches();
 	test_rel07();

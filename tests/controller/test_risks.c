@@ -5,7 +5,6 @@
  * the list's order (High/High first); a risk's Game Days (runs of playbooks that name it);
  * the CLI's output and exit codes.
  */
-#include <regex.h>
 #include <stdbool.h>
 
 #include "harness.h"
@@ -293,31 +292,6 @@ test_runs(void)
 }
 
 /* ---- The CLI ---- */
-
-#define ASSERT_HAS(s, sub)							\
-	do {									\
-		if (strstr((s), (sub)) == NULL)					\
-			TEST_FAIL("'%s' does not contain '%s'", (s), (sub));	\
-	} while (0)
-
-static bool
-matches(const char *s, const char *re)
-{
-	regex_t r;
-	bool ok;
-
-	if (regcomp(&r, re, REG_EXTENDED | REG_NEWLINE | REG_NOSUB) != 0)
-		return false;
-	ok = regexec(&r, s, 0, NULL, 0) == 0;
-	regfree(&r);
-	return ok;
-}
-
-#define ASSERT_MATCH(s, re)							\
-	do {									\
-		if (!matches((s), (re)))					\
-			TEST_FAIL("'%s' does not match /%s/", (s), (re));	\
-	} while (0)
 
 static void
 write_file(const char *name, const char *text, char *path, size_t len)
